@@ -1,0 +1,1 @@
+"""Hardware abstraction layer: device ports (Protocols) and the real drivers behind them."""

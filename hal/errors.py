@@ -1,0 +1,5 @@
+"""The one exception root of the hal package."""
+
+
+class HalError(Exception):
+    """Root of every error raised by a hal/ driver; says which device and what failed."""

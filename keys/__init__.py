@@ -1,0 +1,1 @@
+"""Key management and PIN/MAC cryptography: pure, built on pycryptodome."""

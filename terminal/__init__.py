@@ -1,0 +1,1 @@
+"""The firmware: state machine, flows, journal, host messaging, settlement, receipts, CLI."""
