@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from tests.support.services import VPCD_READER, ensure_pcscd, pty_pair
+from tests.support.services import VPCD_READER, ensure_pcscd, pty_pair, vpcd_lock
 
 # CI runs the heavy profile: at least 10,000 examples for codec properties that ask for it.
 settings.register_profile("ci", deadline=None, print_blob=True)
@@ -17,11 +17,16 @@ settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else "dev")
 
 
-@pytest.fixture(scope="session")
-def pcscd() -> str:
-    """A running pcscd that shows vpcd's first reader; yields that reader's name."""
+@pytest.fixture
+def pcscd() -> Iterator[str]:
+    """A running pcscd showing vpcd's readers; yields the first reader's name.
+
+    vpcd's ports are fixed per machine, so a file lock serialises every test that
+    uses them, across pytest processes too.
+    """
     ensure_pcscd()
-    return VPCD_READER
+    with vpcd_lock():
+        yield VPCD_READER
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ them, because CI must prove the real PC/SC and serial paths every time.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -116,3 +117,14 @@ def pty_pair(directory: Path) -> Iterator[tuple[str, str]]:
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+@contextmanager
+def vpcd_lock() -> Iterator[None]:
+    """Exclusive use of vpcd's fixed ports (35963/35964) on this machine."""
+    with open("/tmp/posterm-vpcd.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench` measures everything and prints one table."""

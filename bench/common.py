@@ -1,0 +1,53 @@
+"""What every benchmark module returns, and small timing helpers.
+
+A benchmark module is ``bench/bench_<area>.py`` with ``run(quick: bool) -> list[Result]``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Result:
+    issue: int
+    name: str
+    measured: str  # e.g. "0.41 ms median"
+    target: str  # the issue's target, e.g. "<= 1 ms median"
+    met: bool | None  # None when the issue sets no target
+    peer: str = ""  # e.g. "psec: 0.9 ms median", measured in the same run
+    note: str = ""
+
+
+def median_seconds(action: Callable[[], object], repeat: int, warmup: int = 10) -> float:
+    """Median wall time of one call of ``action`` over ``repeat`` timed calls."""
+    for _ in range(warmup):
+        action()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def per_call_seconds(action: Callable[[], object], number: int, rounds: int = 5) -> float:
+    """Best-of-rounds mean time per call, for operations too short to time singly."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(number):
+            action()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.2f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
