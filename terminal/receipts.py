@@ -129,16 +129,17 @@ def _pair(label: str, value: str, width: int) -> Line:
 
 
 def render(data: ReceiptData, copy: Copy, width: int = DEFAULT_WIDTH) -> list[Line]:
-    lines: list[Line] = [Line(data.merchant_name, Align.CENTER, bold=True)]
-    lines += [Line(text, Align.CENTER) for text in data.header_lines]
+    # Free-text fields are masked defensively; hex fields (AID, cryptogram) are not text.
+    lines: list[Line] = [Line(mask_pan(data.merchant_name), Align.CENTER, bold=True)]
+    lines += [Line(mask_pan(text), Align.CENTER) for text in data.header_lines]
     lines += [_pair("TID", data.tid, width), _pair("MID", data.mid, width)]
     lines.append(Line(data.timestamp))
     lines.append(Line(""))
     lines.append(Line(data.transaction_type, Align.CENTER, bold=True, double=True))
     if data.masked_pan:
-        lines.append(Line(mask_pan(data.masked_pan)))
+        lines.append(Line(mask_pan(data.masked_pan)))  # defensive: masked again
     if data.application_label:
-        lines.append(Line(data.application_label))
+        lines.append(Line(mask_pan(data.application_label)))
     if data.entry_mode:
         lines.append(_pair("ENTRY", data.entry_mode, width))
     if data.aid:
@@ -160,7 +161,7 @@ def render(data: ReceiptData, copy: Copy, width: int = DEFAULT_WIDTH) -> list[Li
     else:
         lines.append(Line("DECLINED", Align.CENTER, bold=True, double=True))
         if data.decline_reason:
-            lines.append(Line(data.decline_reason, Align.CENTER))
+            lines.append(Line(mask_pan(data.decline_reason), Align.CENTER))
     if data.response_code:
         lines.append(_pair("RESPONSE", data.response_code, width))
     for label, value in (("RRN", data.rrn), ("STAN", data.stan), ("BATCH", data.batch)):
@@ -177,9 +178,9 @@ def render(data: ReceiptData, copy: Copy, width: int = DEFAULT_WIDTH) -> list[Li
                 Line("X" + "_" * (width - 1)),
                 Line("CARDHOLDER SIGNATURE"),
             ]
-    lines += [Line(text, Align.CENTER) for text in data.extra_lines]
+    lines += [Line(mask_pan(text), Align.CENTER) for text in data.extra_lines]
     lines += [Line(""), Line(copy.value, Align.CENTER)]
-    return [Line(mask_pan(line.text), line.align, line.bold, line.double) for line in lines]
+    return lines
 
 
 def to_text(lines: list[Line], width: int = DEFAULT_WIDTH) -> str:
