@@ -1,0 +1,1 @@
+"""Built-in defaults shipped with the firmware: AID table, test CA public keys."""
