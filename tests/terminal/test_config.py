@@ -117,10 +117,7 @@ def _set(doc: dict[str, Any], path: str, value: Any) -> None:
     parts = path.replace("]", "").replace("[", ".").split(".")
     node: Any = doc
     for part in parts[:-1]:
-        if part.isdigit():
-            node = node[int(part)]
-        else:
-            node = node.setdefault(part, {})
+        node = node[int(part)] if part.isdigit() else node.setdefault(part, {})
     last = parts[-1]
     if value is _DELETE:
         del node[last]
