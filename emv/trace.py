@@ -1,0 +1,120 @@
+"""The APDU trace, masked as it is recorded.
+
+Masking happens before anything is stored, so no full PAN, track data, PIN
+block or cardholder name ever sits in the context, the result or a log. What is
+masked (card-identifying and PIN data only; cryptograms and signatures stay,
+because a lab needs them to debug):
+
+- tags 5A (PAN: first 6 / last 4 kept), 57, 56, 9F6B (track data), 9F1F, 9F20
+  (track discretionary data), 5F20, 9F0B (cardholder name);
+- the data field of VERIFY (plaintext or enciphered PIN).
+"""
+
+from __future__ import annotations
+
+from emv.context import TransactionContext, mask_pan
+from emv.outcome import TraceEntry
+from emv.tlv import DecodeReport, Tlv, TlvError, decode, encode
+
+SENSITIVE_TAGS = frozenset({0x5A, 0x57, 0x56, 0x9F6B, 0x9F1F, 0x9F20, 0x5F20, 0x9F0B})
+PAN_TAG = 0x5A
+
+_NAMES = {
+    0xA4: "SELECT",
+    0xB2: "READ RECORD",
+    0xA8: "GET PROCESSING OPTIONS",
+    0xCA: "GET DATA",
+    0xAE: "GENERATE AC",
+    0x82: "EXTERNAL AUTHENTICATE",
+    0x88: "INTERNAL AUTHENTICATE",
+    0x84: "GET CHALLENGE",
+    0x20: "VERIFY",
+    0x1E: "APPLICATION BLOCK",
+    0x18: "APPLICATION UNBLOCK",
+    0x16: "CARD BLOCK",
+    0x24: "PIN CHANGE/UNBLOCK",
+    0xDA: "PUT DATA",
+    0xDC: "UPDATE RECORD",
+}
+
+
+def command_name(command: bytes) -> str:
+    if len(command) < 4:
+        return "?"
+    return _NAMES.get(command[1], f"INS {command[1]:02X}")
+
+
+def _mask_value(tag: int, value: bytes) -> bytes:
+    if tag == PAN_TAG:
+        digits = value.hex().upper().rstrip("F")
+        masked = mask_pan(digits).replace("*", "0")
+        padded = masked + "F" * (len(value) * 2 - len(masked))
+        return bytes.fromhex(padded[: len(value) * 2])
+    return bytes(len(value))
+
+
+def _mask_items(items: list[Tlv] | tuple[Tlv, ...]) -> list[Tlv]:
+    out = []
+    for item in items:
+        if item.children:
+            out.append(Tlv(item.tag, b"", tuple(_mask_items(item.children))))
+        elif item.tag in SENSITIVE_TAGS:
+            out.append(Tlv(item.tag, _mask_value(item.tag, item.value)))
+        else:
+            out.append(item)
+    return out
+
+
+def _describe(items: list[Tlv] | tuple[Tlv, ...]) -> str:
+    parts = []
+    for item in items:
+        if item.children:
+            parts.append(f"{item.tag:02X}[{_describe(item.children)}]")
+        elif item.tag == PAN_TAG:
+            parts.append(f"5A={mask_pan(item.value.hex().upper().rstrip('F'))}")
+        elif item.tag in SENSITIVE_TAGS:
+            parts.append(f"{item.tag:02X}=<{len(item.value)} bytes masked>")
+        else:
+            parts.append(f"{item.tag:02X}={item.value.hex().upper()}")
+    return " ".join(parts)
+
+
+def mask_response(data: bytes) -> tuple[bytes, str]:
+    """Masked response data and a decoded one-line description."""
+    if not data:
+        return b"", ""
+    try:
+        items = decode(data, strict=False, report=DecodeReport())
+    except TlvError:
+        return bytes(len(data)), f"<{len(data)} bytes, not TLV, masked>"
+    masked = _mask_items(items)
+    try:
+        return encode(masked), _describe(masked)
+    except TlvError:
+        return bytes(len(data)), f"<{len(data)} bytes masked>"
+
+
+def mask_command(command: bytes) -> bytes:
+    if len(command) > 5 and command[1] == 0x20:  # VERIFY: PIN data never kept
+        return command[:5] + bytes(len(command) - 5)
+    return bytes(command)
+
+
+def record(ctx: TransactionContext, command: bytes, raw_response: bytes) -> None:
+    name = command_name(command)
+    sw = raw_response[-2:] if len(raw_response) >= 2 else b""
+    data = raw_response[:-2] if len(raw_response) >= 2 else raw_response
+    masked_data, description = mask_response(data)
+    text = f"{name} -> {sw.hex().upper() or 'no SW'}"
+    if description:
+        text += f" {description}"
+    ctx.trace.append(TraceEntry(ctx.step, mask_command(command), masked_data + sw, text))
+
+
+def format_trace(entries: list[TraceEntry] | tuple[TraceEntry, ...]) -> str:
+    """Human-readable trace, one exchange per two lines."""
+    lines = []
+    for entry in entries:
+        lines.append(f"[{entry.step}] >> {entry.command.hex().upper()}")
+        lines.append(f"[{entry.step}] << {entry.response.hex().upper()}  {entry.description}")
+    return "\n".join(lines)
