@@ -1,0 +1,34 @@
+"""The terminal's durable store: transactions, reversal and advice queues, counters,
+batches, operators and the audit trail in one SQLite file (see docs/terminal-core.md)."""
+
+from terminal.journal.pan import PanCipherError, mask_pan
+from terminal.journal.records import (
+    CREDIT_TYPES,
+    DEBIT_TYPES,
+    NewTransaction,
+    Operator,
+    QueuedAdvice,
+    QueuedReversal,
+    Status,
+    Totals,
+    Transaction,
+    TxnType,
+)
+from terminal.journal.store import Journal, JournalError
+
+__all__ = [
+    "CREDIT_TYPES",
+    "DEBIT_TYPES",
+    "Journal",
+    "JournalError",
+    "NewTransaction",
+    "Operator",
+    "PanCipherError",
+    "QueuedAdvice",
+    "QueuedReversal",
+    "Status",
+    "Totals",
+    "Transaction",
+    "TxnType",
+    "mask_pan",
+]
