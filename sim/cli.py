@@ -20,8 +20,10 @@ def register_sim(subparsers: Any) -> None:
     card.set_defaults(func=_pending("sim card", 5))
     host = kinds.add_parser("host", help="serve the acquirer host simulator over TCP")
     host.add_argument("--port", type=int, default=8583)
-    host.add_argument("--rules")
-    host.set_defaults(func=_pending("sim host", 5))
+    host.add_argument("--rules", required=True, help="approval rules TOML (docs/sim-host.md)")
+    host.add_argument("--ledger", default="host-ledger.db", help="SQLite ledger file")
+    host.add_argument("--bdk", default=None, help="TDES BDK hex (default: X9.24-1 test BDK)")
+    host.set_defaults(func=lambda args: __import__("sim.host.cli", fromlist=["run"]).run(args))
 
 
 def register_demo(subparsers: Any) -> None:

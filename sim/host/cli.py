@@ -1,0 +1,27 @@
+"""`posterm sim host --port N --rules FILE [--ledger FILE] [--bdk HEX]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sim.host.errors import HostError
+from sim.host.server import HostSimulator
+
+# ANSI X9.24-1:2009 Annex A.4 test BDK: the default only a simulator may have.
+TEST_BDK = "0123456789ABCDEFFEDCBA9876543210"
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        host = HostSimulator(args.rules, args.ledger, args.bdk or TEST_BDK, port=args.port)
+        port = host.start()
+    except (HostError, OSError, ValueError) as exc:
+        print(f"posterm sim host: {exc}", file=sys.stderr)
+        return 2
+    print(f"posterm sim host: listening on 127.0.0.1:{port}, ledger {args.ledger}", flush=True)
+    try:
+        host.serve_forever()
+    finally:
+        host.stop()
+    return 0
