@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from keys import _future_keys as _fk
 from keys._primitives import check_length, des_encrypt, kcv, tdes_cbc_encrypt, tdes_encrypt, xor
 from keys.errors import DukptError, DukptExhaustedError
 
@@ -56,17 +57,12 @@ def ksn_with_counter(ksn: bytes, counter: int) -> bytes:
 
 def counter_is_valid(counter: int) -> bool:
     """True for a counter a device may use: 1..2^21-1 with at most ten 1-bits."""
-    return 0 < counter <= COUNTER_MASK and counter.bit_count() <= MAX_ONE_BITS
+    return _fk.valid(counter, COUNTER_BITS, MAX_ONE_BITS)
 
 
 def next_counter(counter: int) -> int | None:
     """The next usable counter after ``counter``, or None when the space is exhausted."""
-    candidate = counter + 1
-    while candidate <= COUNTER_MASK:
-        if candidate.bit_count() <= MAX_ONE_BITS:
-            return candidate
-        candidate += candidate & -candidate  # skip the whole run sharing this prefix
-    return None
+    return _fk.following(counter, COUNTER_BITS, MAX_ONE_BITS)
 
 
 def derive_ipek(bdk: bytes, ksn: bytes) -> bytes:
@@ -199,28 +195,18 @@ class DukptOriginator:
     def at_counter(cls, ipek: bytes, ksn: bytes) -> DukptOriginator:
         """The exact state a device loaded with ``ipek`` holds when about to use ``ksn``.
 
-        For tests, simulators and migration. Register rule (follows from A.2): the
-        register of the lowest set bit holds the current key; a higher bit ``b`` that is
-        clear in the counter holds the key of (counter bits above ``b``) | ``b`` when that
-        counter is usable; every other register is empty.
+        For tests, simulators and migration (see `keys._future_keys.registers_at`).
         """
         _check_key("IPEK", ipek)
         counter = ksn_counter(ksn)
         if not counter_is_valid(counter):
             raise DukptError(f"counter {counter} is not a usable DUKPT counter")
-        low_bit = counter & -counter
-        registers: list[bytes | None] = [None] * REGISTER_COUNT
-        for index in range(REGISTER_COUNT):
-            bit = 1 << (COUNTER_BITS - 1 - index)
-            if bit == low_bit:
-                target = counter
-            elif bit > low_bit and not counter & bit:
-                target = (counter & ~((bit << 1) - 1)) | bit
-                if not counter_is_valid(target):
-                    continue
-            else:
-                continue
-            registers[index] = derive_transaction_key(ipek, ksn_with_counter(ksn, target))
+        registers = _fk.registers_at(
+            counter,
+            COUNTER_BITS,
+            MAX_ONE_BITS,
+            lambda target: derive_transaction_key(ipek, ksn_with_counter(ksn, target)),
+        )
         return cls(ksn=ksn, registers=registers)
 
     @property
@@ -229,19 +215,16 @@ class DukptOriginator:
 
     @property
     def exhausted(self) -> bool:
-        return self.counter == 0 or not counter_is_valid(self.counter)
-
-    def _pointer(self) -> int:
-        low_bit = self.counter & -self.counter
-        return COUNTER_BITS - low_bit.bit_length()
+        return not counter_is_valid(self.counter)
 
     def current_key(self) -> bytes:
         """The base transaction key for `ksn` (apply a variant before use)."""
         if self.exhausted:
             raise DukptExhaustedError("DUKPT counter space exhausted; inject a new initial key")
-        key = self.registers[self._pointer()]
+        counter = self.counter
+        key = self.registers[_fk.index_of(counter & -counter, COUNTER_BITS)]
         if key is None:
-            raise DukptError(f"future key register for counter {self.counter} is empty")
+            raise DukptError(f"future key register for counter {counter} is empty")
         return key
 
     def advance(self) -> None:
@@ -250,24 +233,13 @@ class DukptOriginator:
         Past the last counter the state is marked exhausted (counter 0) and every
         register is cleared; `current_key` then raises `DukptExhaustedError`.
         """
-        key = self.current_key()
-        counter = self.counter
-        pointer = self._pointer()
+        self.current_key()
         base = int.from_bytes(self.ksn[2:], "big") & ~COUNTER_MASK
-        low_bit = counter & -counter
-        if counter.bit_count() < MAX_ONE_BITS:
-            bit = low_bit >> 1
-            while bit:
-                register = (base | counter | bit).to_bytes(8, "big")
-                self.registers[COUNTER_BITS - bit.bit_length()] = _non_reversible_key(key, register)
-                bit >>= 1
-            following = counter + 1
-        else:
-            following = counter + low_bit  # skip counters with more than ten 1-bits
-        self.registers[pointer] = None
-        if following > COUNTER_MASK:
-            self.registers = [None] * REGISTER_COUNT
-            following = 0
+
+        def child(parent: bytes, counter: int) -> bytes:
+            return _non_reversible_key(parent, (base | counter).to_bytes(8, "big"))
+
+        following = _fk.advance(self.counter, self.registers, child, COUNTER_BITS, MAX_ONE_BITS)
         self.ksn = ksn_with_counter(self.ksn, following)
 
     def advanced(self) -> DukptOriginator:
@@ -277,36 +249,18 @@ class DukptOriginator:
         return copy
 
     # -- persistence ---------------------------------------------------------------
-    _STATE_VERSION = 1
-
     def to_bytes(self) -> bytes:
-        """Serialized state (secret: store it wrapped). Version, KSN, bitmap, registers."""
-        bitmap = 0
-        body = b""
-        for index, register in enumerate(self.registers):
-            if register is not None:
-                bitmap |= 1 << index
-                body += register
-        return bytes([self._STATE_VERSION]) + self.ksn + bitmap.to_bytes(3, "big") + body
+        """Serialized state (secret: store it wrapped): version 1, KSN, register bitmap, keys."""
+        return b"\x01" + self.ksn + _fk.pack(self.registers, KEY_LENGTH)
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> DukptOriginator:
-        if len(blob) < 1 + KSN_LENGTH + 3 or blob[0] != cls._STATE_VERSION:
+        if len(blob) < 1 + KSN_LENGTH or blob[0] != 1:
             raise DukptError("DUKPT state blob has an unknown version or is truncated")
-        ksn = blob[1 : 1 + KSN_LENGTH]
-        bitmap = int.from_bytes(blob[1 + KSN_LENGTH : 4 + KSN_LENGTH], "big")
-        body = blob[4 + KSN_LENGTH :]
-        if len(body) != KEY_LENGTH * bitmap.bit_count() or bitmap >> REGISTER_COUNT:
+        registers = _fk.unpack(blob[1 + KSN_LENGTH :], REGISTER_COUNT, KEY_LENGTH)
+        if registers is None:
             raise DukptError("DUKPT state blob register area is malformed")
-        registers: list[bytes | None] = []
-        offset = 0
-        for index in range(REGISTER_COUNT):
-            if bitmap >> index & 1:
-                registers.append(body[offset : offset + KEY_LENGTH])
-                offset += KEY_LENGTH
-            else:
-                registers.append(None)
-        return cls(ksn=ksn, registers=registers)
+        return cls(ksn=blob[1 : 1 + KSN_LENGTH], registers=registers)
 
     def kcv(self) -> str:
         """KCV of the current key (for listings), or "EXHAUSTED"."""
