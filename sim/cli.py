@@ -17,7 +17,9 @@ def register_sim(subparsers: Any) -> None:
     card.add_argument("profile")
     card.add_argument("--vpcd", action="store_true")
     card.add_argument("--port", type=int, default=35963)
-    card.set_defaults(func=_pending("sim card", 5))
+    from sim.card.cli import run_card
+
+    card.set_defaults(func=run_card)
     host = kinds.add_parser("host", help="serve the acquirer host simulator over TCP")
     host.add_argument("--port", type=int, default=8583)
     host.add_argument("--rules", required=True, help="approval rules TOML (docs/sim-host.md)")

@@ -8,12 +8,38 @@ Public API::
     sim.vpcd.serve(card)                         # or behind pcscd via vpcd
     profile.issuer_keys                          # what a host sim verifies ARQCs with
     list_profiles()
+
+Names load lazily (PEP 562) so that registering the CLI does not import pyemv.
 """
 
-from sim.card.card import CardPulledError, VirtualCard
-from sim.card.cryptogram import IssuerKeys
-from sim.card.faults import Faults
-from sim.card.profile import Application, CardProfile, ProfileError, list_profiles, load_profile
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.card.card import CardPulledError, VirtualCard
+    from sim.card.cryptogram import IssuerKeys
+    from sim.card.faults import Faults
+    from sim.card.profile import (
+        Application,
+        CardProfile,
+        ProfileError,
+        list_profiles,
+        load_profile,
+    )
+
+_EXPORTS = {
+    "Application": "sim.card.profile",
+    "CardProfile": "sim.card.profile",
+    "ProfileError": "sim.card.profile",
+    "list_profiles": "sim.card.profile",
+    "load_profile": "sim.card.profile",
+    "CardPulledError": "sim.card.card",
+    "VirtualCard": "sim.card.card",
+    "Faults": "sim.card.faults",
+    "IssuerKeys": "sim.card.cryptogram",
+}
 
 __all__ = [
     "Application",
@@ -26,3 +52,9 @@ __all__ = [
     "list_profiles",
     "load_profile",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'sim.card' has no attribute {name!r}")
