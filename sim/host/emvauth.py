@@ -8,6 +8,7 @@ in byte 2, M/Chip in byte 2 after the DKI.
 from __future__ import annotations
 
 import hmac
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,9 @@ CVN_CLASSES: dict[str, Any] = {
     "mc20": pyemv_cvn.MasterCardCVN20,
     "mc21": pyemv_cvn.MasterCardCVN21,
 }
+# pyemv drives two-key TDES through `cryptography`, which warns on every call.
+warnings.filterwarnings("ignore", message=".*TripleDES.*", module="pyemv")
+
 _VISA_BY_BYTE = {0x0A: "visa10", 0x12: "visa18", 0x22: "visa22"}
 _MC_BY_BYTE = {0x10: "mc16", 0x11: "mc17", 0x14: "mc20", 0x15: "mc21"}
 
@@ -158,12 +162,22 @@ _SCRIPT_HEADERS: dict[str, bytes] = {
 
 
 def script_command(
-    keys: IssuerKeys, cvn: str, pan: str, psn: str, icc: Mapping[str, bytes], command: str
+    keys: IssuerKeys,
+    cvn: str,
+    pan: str,
+    psn: str,
+    icc: Mapping[str, bytes],
+    command: str,
+    index: int = 0,
 ) -> bytes:
     """One MACed script command: ``application_block``, ``pin_change:1234``,
-    ``put_data:9F4F:HEX`` ... (docs/sim-host.md lists them)."""
+    ``put_data:9F4F:HEX`` ... (docs/sim-host.md lists them); ``index`` counts the
+    commands already placed in this response."""
     card = _card(keys, cvn, pan, psn)
     arqc, atc = icc["9F26"], icc["9F36"]
+    if cvn.startswith("mc"):
+        # M/Chip SM session keys are diversified by the AC, counted up once per command.
+        arqc = ((int.from_bytes(arqc, "big") + index) % (1 << 64)).to_bytes(8, "big")
     name, _, arg = command.partition(":")
     if name == "pin_change":
         return bytes(card.generate_pin_change_command(pin=arg, tag_9f26=arqc, tag_9f36=atc))

@@ -408,8 +408,14 @@ class Processor:
             commands.append((order.tag, order.commands))
         if card is not None and card.scripts and (rc == "00" or self.rules.scripts_on_decline):
             commands.append((card.script_tag, card.scripts))
+        index = 0
         for n, (tag, cmds) in enumerate(commands, start=1):
-            built = [emvauth.script_command(keys, auth.cvn, ctx.pan, psn, ctx.icc, c) for c in cmds]
+            built = []
+            for command in cmds:
+                built.append(
+                    emvauth.script_command(keys, auth.cvn, ctx.pan, psn, ctx.icc, command, index)
+                )
+                index += 1
             data += emvauth.script_template(tag, n, built)
         return data
 
