@@ -110,7 +110,39 @@ def certificate_sha256(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
-class TcpHostLink:
+class _FramedLink:
+    """receive/close shared by the TCP and serial links; subclasses supply ``_read``."""
+
+    _handle: Any = None
+    where = ""
+
+    @property
+    def connected(self) -> bool:
+        return self._handle is not None
+
+    def _read(self, size: int, left: float) -> bytes:
+        raise NotImplementedError
+
+    def receive(self, timeout: float) -> bytes:
+        """One frame within ``timeout`` seconds. Raises LinkTimeout, FrameTooLongError,
+        LinkClosedError; each drops the connection."""
+        if self._handle is None:
+            raise LinkClosedError(f"{self.where}: not connected")
+        try:
+            return read_frame(self._read, timeout)
+        except HostLinkError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._handle is not None:
+            try:
+                self._handle.close()
+            finally:
+                self._handle = None
+
+
+class TcpHostLink(_FramedLink):
     """The HostLink port over TCP, or TLS 1.2+ when ``tls`` is set.
 
     With ``pin_sha256`` (hex SHA-256 of the server certificate, DER) the chain is not
@@ -123,7 +155,7 @@ class TcpHostLink:
         host: str,
         port: int,
         tls: bool = False,
-        pin_sha256: str | None = None,
+        pin_sha256: str | bytes | None = None,
         ca_file: str | None = None,
         server_hostname: str | None = None,
         connect_timeout: float = 10.0,
@@ -131,19 +163,14 @@ class TcpHostLink:
         self.host = host
         self.port = port
         self.tls = tls
+        if isinstance(pin_sha256, bytes):
+            pin_sha256 = pin_sha256.hex()
         self.pin_sha256 = pin_sha256.replace(":", "").lower() if pin_sha256 else None
         self.ca_file = ca_file
         self.server_hostname = server_hostname or host
         self.connect_timeout = connect_timeout
-        self._sock: socket.socket | None = None
-
-    @property
-    def connected(self) -> bool:
-        return self._sock is not None
-
-    @property
-    def where(self) -> str:
-        return f"{'tls' if self.tls else 'tcp'}://{self.host}:{self.port}"
+        self.where = f"{'tls' if tls else 'tcp'}://{host}:{port}"
+        self._handle: socket.socket | None = None
 
     def _context(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -173,34 +200,35 @@ class TcpHostLink:
                 sock.close()
                 raise ConnectError(f"TLS handshake with {self.where} failed: {error}") from None
             if self.pin_sha256:
-                der = sock.getpeercert(binary_form=True) or b""  # type: ignore[attr-defined]
+                der = sock.getpeercert(binary_form=True) or b""
                 seen = certificate_sha256(der)
                 if not hmac.compare_digest(seen, self.pin_sha256):
                     sock.close()
                     raise PinMismatchError(
-                        f"{self.where} certificate SHA-256 {seen} is not the pinned {self.pin_sha256}"
+                        f"{self.where} certificate SHA-256 {seen} "
+                        f"is not the pinned {self.pin_sha256}"
                     )
-        self._sock = sock
+        self._handle = sock
 
     def send(self, frame: bytes) -> None:
         """Send one frame, connecting first if needed. Raises FrameTooLongError,
         ConnectError, LinkClosedError."""
         data = encode_frame(frame)
-        if self._sock is None:
+        if self._handle is None:
             self.connect()
-        assert self._sock is not None
+        assert self._handle is not None
         try:
-            self._sock.settimeout(self.connect_timeout)
-            self._sock.sendall(data)
+            self._handle.settimeout(self.connect_timeout)
+            self._handle.sendall(data)
         except OSError as error:
             self.close()
             raise LinkClosedError(f"sending to {self.where} failed: {error}") from None
 
     def _read(self, size: int, left: float) -> bytes:
-        assert self._sock is not None
-        self._sock.settimeout(left)
+        assert self._handle is not None
+        self._handle.settimeout(left)
         try:
-            chunk = self._sock.recv(size)
+            chunk = self._handle.recv(size)
         except (TimeoutError, ssl.SSLWantReadError):
             return b""
         except OSError as error:
@@ -209,81 +237,44 @@ class TcpHostLink:
             raise LinkClosedError(f"{self.where} closed the connection")
         return chunk
 
-    def receive(self, timeout: float) -> bytes:
-        """One frame within ``timeout`` seconds. Raises LinkTimeout, FrameTooLongError,
-        LinkClosedError; each drops the connection."""
-        if self._sock is None:
-            raise LinkClosedError(f"{self.where}: not connected")
-        try:
-            return read_frame(self._read, timeout)
-        except HostLinkError:
-            self.close()
-            raise
 
-    def close(self) -> None:
-        if self._sock is not None:
-            try:
-                self._sock.close()
-            finally:
-                self._sock = None
-
-
-class SerialHostLink:
+class SerialHostLink(_FramedLink):
     """The HostLink port over a serial line (dial-up style PSTN/RS-232 host links)."""
 
     def __init__(self, port: str, baudrate: int = 9600) -> None:
         self.port = port
         self.baudrate = baudrate
-        self._serial: serial.Serial | None = None
-
-    @property
-    def connected(self) -> bool:
-        return self._serial is not None
+        self._handle: serial.Serial | None = None
+        self.where = port
 
     def connect(self, timeout: float | None = None) -> None:
         """Raises ConnectError when the port cannot be opened."""
         self.close()
         try:
-            self._serial = serial.serial_for_url(self.port, baudrate=self.baudrate, timeout=0.05)
+            self._handle = serial.serial_for_url(self.port, baudrate=self.baudrate, timeout=0.05)
         except (serial.SerialException, OSError, ValueError) as error:
             raise ConnectError(f"cannot open {self.port}: {error}") from None
-        self._serial.reset_input_buffer()
+        self._handle.reset_input_buffer()
 
     def send(self, frame: bytes) -> None:
         data = encode_frame(frame)
-        if self._serial is None:
+        if self._handle is None:
             self.connect()
-        assert self._serial is not None
+        assert self._handle is not None
         try:
-            self._serial.write(data)
-            self._serial.flush()
+            self._handle.write(data)
+            self._handle.flush()
         except (serial.SerialException, OSError) as error:
             self.close()
             raise LinkClosedError(f"writing {self.port} failed: {error}") from None
 
     def _read(self, size: int, left: float) -> bytes:
-        assert self._serial is not None
-        self._serial.timeout = min(left, 0.1)
+        assert self._handle is not None
+        self._handle.timeout = min(left, 0.1)
         try:
-            return bytes(self._serial.read(size))
+            return bytes(self._handle.read(size))
         except (serial.SerialException, OSError) as error:
             raise LinkClosedError(f"reading {self.port} failed: {error}") from None
-
-    def receive(self, timeout: float) -> bytes:
-        if self._serial is None:
-            raise LinkClosedError(f"{self.port}: not connected")
-        try:
-            return read_frame(self._read, timeout)
-        except HostLinkError:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self._serial is not None:
-            try:
-                self._serial.close()
-            finally:
-                self._serial = None
 
 
 def open_url(kind: str, url: Any, **options: Any) -> TcpHostLink | SerialHostLink:
