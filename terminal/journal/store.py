@@ -357,6 +357,20 @@ class Journal:
             self._queue_reversal(db, txn_id, reason, now)
         return self.transaction(txn_id)
 
+    def not_sent(self, txn_id: int) -> Transaction:
+        """The request certainly never left (connect or TLS pin check failed): the armed
+        reversal is cancelled; the row stays pending for the flow to finish offline
+        (Y3/Z3 advice) or terminate."""
+        now = self._now()
+        with self._write() as db:
+            self._require(db, txn_id, (Status.PENDING,))
+            db.execute(
+                "UPDATE reversals SET state = 'cancelled', done_at = ? WHERE txn_id = ?"
+                " AND state = 'armed'",
+                (now, txn_id),
+            )
+        return self.transaction(txn_id)
+
     def complete_offline(
         self,
         txn_id: int,
