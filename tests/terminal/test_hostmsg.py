@@ -234,11 +234,14 @@ def test_no_valid_response(action: object, reason: str) -> None:
 
 
 def test_connect_failure_means_not_sent() -> None:
-    peer = Peer()
-    port = peer.port
-    peer.close()
+    import socket
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    port = probe.getsockname()[1]
     client = HostClient(HostClientSettings("127.0.0.1", port, connect_timeout=0.5))
     outcome = client.exchange(sale(), MemoryKeySource(IPEK, KSN).next_session())
+    probe.close()
     assert isinstance(outcome, NoValidResponse) and not outcome.sent
 
 
