@@ -40,14 +40,29 @@ def _tdes_key(key: bytes) -> bytes:
     return key + key[:8] if len(key) == 16 else key
 
 
-def _des3(key: bytes, mode: int, iv: bytes = bytes(8)) -> Any:
+def _same_des_key(a: bytes, b: bytes) -> bool:
+    """DES ignores each byte's low (parity) bit."""
+    return all((x ^ y) & 0xFE == 0 for x, y in zip(a, b, strict=True))
+
+
+def _single_des_equivalent(key: bytes) -> bytes | None:
+    """The single-DES key an EDE key collapses to (K1 == K2 or K2 == K3), else None."""
     full = _tdes_key(key)
-    if full[:8] == full[8:16] or full[8:16] == full[16:24]:
-        # Degenerate to single DES (EDE with two equal adjacent keys collapses).
-        single = full[16:24] if full[:8] == full[8:16] else full[:8]
+    if _same_des_key(full[:8], full[8:16]):
+        return full[16:24]
+    if _same_des_key(full[8:16], full[16:24]):
+        return full[:8]
+    return None
+
+
+def _des3(key: bytes, mode: int, iv: bytes = bytes(8)) -> Any:
+    single = _single_des_equivalent(key)
+    if single is not None:
+        # pycryptodome refuses degenerate EDE keys; the arithmetic is single DES.
         if mode == DES.MODE_CBC:
             return DES.new(single, DES.MODE_CBC, iv=iv)  # noqa: S304 - EDE with K1 == K2
         return DES.new(single, DES.MODE_ECB)  # noqa: S304 - EDE with K1 == K2
+    full = _tdes_key(key)
     if mode == DES3.MODE_CBC:
         return DES3.new(full, DES3.MODE_CBC, iv=iv)
     return DES3.new(full, DES3.MODE_ECB)
@@ -110,8 +125,10 @@ def aes_cmac(key: bytes, data: bytes) -> bytes:
 
 def tdes_cmac(key: bytes, data: bytes) -> bytes:
     """TDES-CMAC (NIST SP 800-38B with the 64-bit block), full 8-byte tag."""
-    full = _tdes_key(key)
-    return bytes(CMAC.new(full, msg=data, ciphermod=DES3).digest())
+    single = _single_des_equivalent(key)
+    if single is not None:
+        return bytes(CMAC.new(single, msg=data, ciphermod=DES).digest())
+    return bytes(CMAC.new(_tdes_key(key), msg=data, ciphermod=DES3).digest())
 
 
 def kcv(key: bytes) -> str:
