@@ -200,11 +200,13 @@ def final_selection(
 ) -> Outcome | None:
     """# EMV 4.4 Book 1, 12.4 Final Selection (retried while candidates remain)."""
     ctx.step = "selection"
+    last_sw = 0
     while ctx.candidates:
         chosen = _choose(ctx, callbacks)
         if chosen is None:
             return Outcome.terminate(TerminationReason.CANCELLED, "no application chosen")
         response = apdu.exchange(ctx, transport, apdu.select(chosen.aid))
+        last_sw = response.sw
         parsed = _parse_fci(response.data) if response.ok else None
         if parsed is None or parsed[0] != chosen.aid:
             # Book 1, 12.4 step 5: remove it and choose again (message 'Try Again').
@@ -222,6 +224,8 @@ def final_selection(
             ctx.terminal[0x9F09] = ctx.aid_entry.application_version
             ctx.terminal.update(ctx.aid_entry.extra_terminal_data)
         return None
+    if last_sw == SW_BLOCKED:
+        return Outcome.terminate(TerminationReason.APPLICATION_BLOCKED, "final SELECT 6283")
     return Outcome.terminate(TerminationReason.NO_COMMON_APPLICATION, "candidates exhausted")
 
 
