@@ -21,6 +21,15 @@ from typing import Any
 from smartcard import scard
 
 from emv.transport import CardTransportError
+from hal.apdu import (
+    CardCommunicationError,
+    CardProtocolError,
+    CardRemovedError,
+    CardTimeoutError,
+    ReaderGoneError,
+    transmit_resolving,
+    with_le,
+)
 from hal.errors import HalError
 from hal.events import (
     CardInserted,
@@ -34,8 +43,22 @@ from hal.events import (
 )
 from hal.ports import Indicators, PollResult, PollStatus
 
+__all__ = [
+    "CardCommunicationError",
+    "CardProtocolError",
+    "CardRemovedError",
+    "CardTimeoutError",
+    "NoCardError",
+    "PcscCardSession",
+    "PcscError",
+    "PcscReader",
+    "ReaderGoneError",
+    "ReaderNotFoundError",
+    "list_readers",
+    "with_le",
+]
+
 PNP_READER = "\\\\?PnP?\\Notification"
-MAX_CHAINED_RESPONSES = 64  # bound on 61xx GET RESPONSE rounds for one command
 MONITOR_POLL_MS = 200
 PCSCLITE_ABSENT = 0x0002  # SCardStatus dwState bit in pcsc-lite (pcsclite.h)
 POWER_ON_SETTLE = 2.0  # seconds to wait out a card pcscd is still powering
@@ -82,27 +105,6 @@ class NoCardError(PcscError):
     """power_on with no card in the reader."""
 
 
-class CardRemovedError(CardTransportError):
-    """The card left the reader during a command (SCARD_W_REMOVED_CARD and kin)."""
-
-
-class CardCommunicationError(CardTransportError):
-    """The exchange failed (SCARD_E_NOT_TRANSACTED, comm error) with the card still
-    seen in the reader; the reader reports CardRemovedError once it notices a pull."""
-
-
-class CardTimeoutError(CardTransportError):
-    """The card did not answer within the command time-out; the session is dropped."""
-
-
-class ReaderGoneError(CardTransportError):
-    """The reader (or pcscd) went away during a command."""
-
-
-class CardProtocolError(CardTransportError):
-    """The card broke the T=0 procedure rules (e.g. an endless 61xx chain)."""
-
-
 def _establish() -> Any:
     hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     if hresult != scard.SCARD_S_SUCCESS:
@@ -122,18 +124,6 @@ def list_readers() -> list[str]:
         return list(readers)
     finally:
         scard.SCardReleaseContext(context)
-
-
-def with_le(apdu: bytes, le: int) -> bytes:
-    """The same command with Le set to ``le`` (short APDUs, ISO/IEC 7816-4, 5.1 cases 1-4)."""
-    if len(apdu) == 4:  # case 1
-        return apdu + bytes([le])
-    if len(apdu) == 5:  # case 2
-        return apdu[:4] + bytes([le])
-    lc = apdu[4]
-    if len(apdu) == 5 + lc:  # case 3
-        return apdu + bytes([le])
-    return apdu[: 5 + lc] + bytes([le])  # case 4
 
 
 class PcscCardSession:
@@ -204,21 +194,7 @@ class PcscCardSession:
 
         Raises CardRemovedError, CardTimeoutError, ReaderGoneError, CardProtocolError.
         """
-        response = self._raw(apdu)
-        if len(response) < 2:
-            raise CardProtocolError(f"{self.reader.name}: response shorter than a status word")
-        if response[-2] == 0x6C:  # ISO/IEC 7816-3, 10.3.3: wrong Le, SW2 = exact length
-            response = self._raw(with_le(apdu, response[-1]))
-        data = bytearray()
-        for _ in range(MAX_CHAINED_RESPONSES):
-            if len(response) < 2 or response[-2] != 0x61:
-                return bytes(data) + response
-            data += response[:-2]
-            # ISO/IEC 7816-4, 7.6.1 GET RESPONSE; EMV Book 1, 9.3.1.3 (CLA 00)
-            response = self._raw(bytes([0x00, 0xC0, 0x00, 0x00, response[-1]]))
-        raise CardProtocolError(
-            f"{self.reader.name}: more than {MAX_CHAINED_RESPONSES} 61xx responses"
-        )
+        return transmit_resolving(self._raw, apdu, self.reader.name)
 
     def close(self, disposition: int = scard.SCARD_UNPOWER_CARD) -> None:
         if self._handle is not None:
