@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,6 +34,11 @@ def config(capabilities: str = "E0F8C8", **kw: object) -> KernelConfig:
 
 def card_data(with_sda_tag_list: bool = True) -> dict[int, bytes]:
     """Signed ICC data: static data = record value (+ AIP when 9F4A lists it)."""
+    return dict(_card_data(with_sda_tag_list))
+
+
+@functools.cache
+def _card_data(with_sda_tag_list: bool) -> dict[int, bytes]:
     static = RECORD_VALUE + (AIP_BYTES if with_sda_tag_list else b"")
     issuer_cert, issuer_rem = chain.issuer_certificate(
         chain.ca_key(), chain.issuer_key(), bytes.fromhex("476173FF")
