@@ -1,11 +1,58 @@
-"""`posterm settle`: close the batch with the host."""
+"""`posterm settle --config FILE --operator ID [--merchant NAME]` (rig contract).
+
+A supervisor (or admin) closes a merchant profile's batch: boot recovery, drain of every
+reversal and advice, then host-spec rule 3. Prints one JSON object — result, batch,
+debit_count, debit_amount, credit_count, credit_amount, uploaded (plus response_code,
+reason, merchant, per_scheme) — and exits 0 when the batch closed, 1 when it did not.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 from typing import Any
 
-from terminal.commands import register_pending
+from terminal.commands.operator import login
+from terminal.config import load_config
+from terminal.hostmsg.client import HostClient
+from terminal.hostmsg.keysource import open_key_source
+from terminal.journal import Journal
+from terminal.journal.datakey import data_key_source
+from terminal.merchants import choose
+from terminal.operators import Operators
+from terminal.saf import Backoff, Saf
+from terminal.settlement import Settlement
 
 
 def register(subparsers: Any) -> None:
-    register_pending(subparsers, "settle", 8, "close the batch with the host")
+    parser = subparsers.add_parser("settle", help="close the batch with the host")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--operator", required=True)
+    parser.add_argument("--merchant", help="merchant profile (default: the first)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    merchant = choose(config, args.merchant)
+    journal = Journal(config.journal.path, data_key=data_key_source(config.keys.root_secret_file))
+    try:
+        operators = Operators(journal, config.operators, idle_timeout=config.timeouts.operator_idle)
+        session = login(operators, args.operator)
+        operators.require(session, "settle")
+        keys = open_key_source(config)
+        client = HostClient.from_config(config.host)
+        journal.recover()
+        saf = Saf(
+            journal,
+            client,
+            keys,
+            backoff=Backoff(config.host.retry_initial, config.host.retry_max),
+        )
+        result = Settlement(journal, client, keys, saf, nii=config.host.nii).close(
+            merchant, operator=session.operator
+        )
+    finally:
+        journal.close()
+    print(json.dumps(result.as_dict(), sort_keys=True))
+    return 0 if result.closed else 1

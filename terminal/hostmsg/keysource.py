@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from keys import dukpt
+from terminal.config import Config
+from terminal.errors import TerminalError
 
 
 class KeySession(Protocol):
@@ -87,3 +89,28 @@ class MemoryKeySource:
         ksn = self._state.ksn
         self._state.advance()
         return DukptSession(ksn, key)
+
+
+class KeyStoreUnavailable(TerminalError):
+    """No DUKPT key state to use (key store missing or no key injected)."""
+
+
+def open_key_source(config: Config) -> KeySource:
+    """The terminal's DUKPT key source from the key store named by ``[keys]``.
+
+    Raises
+    ------
+    KeyStoreUnavailable
+        The key store is not available or holds no DUKPT key (inject one with
+        ``posterm keys inject … --slot dukpt``).
+    """
+    try:
+        from keys import store
+    except ImportError:
+        raise KeyStoreUnavailable(
+            "keys.store is not available in this build: no DUKPT key to MAC with"
+        ) from None
+    opener = getattr(store, "open_dukpt_source", None)
+    if opener is None:
+        raise KeyStoreUnavailable("keys.store offers no DUKPT source (open_dukpt_source)")
+    return opener(config)  # type: ignore[no-any-return]
