@@ -83,9 +83,13 @@ def mask_response(data: bytes) -> tuple[bytes, str]:
     """Masked response data and a decoded one-line description."""
     if not data:
         return b"", ""
+    report = DecodeReport()
     try:
-        items = decode(data, strict=False, report=DecodeReport())
+        items = decode(data, strict=False, report=report)
     except TlvError:
+        items = []
+    if not items or report.quirks:
+        # Not clean TLV: a sensitive value could hide anywhere, so keep none of it.
         return bytes(len(data)), f"<{len(data)} bytes, not TLV, masked>"
     masked = _mask_items(items)
     try:
