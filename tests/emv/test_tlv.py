@@ -33,10 +33,8 @@ def tag_numbers(draw: st.DrawFn, constructed: bool) -> int:
         following = [0x81] + [draw(st.integers(0x81, 0xFF)) for _ in range(size - 3)]
     else:
         following = [draw(st.integers(0x81, 0xFF)) for _ in range(size - 2)]
-    if size > 1 and not following:
-        last = draw(st.integers(0x01, 0x7F))
-    else:
-        last = draw(st.integers(0x00, 0x7F))
+    # b7-b1 of the first subsequent byte are never all zero (ISO/IEC 8825-1).
+    last = draw(st.integers(0x00 if following else 0x01, 0x7F))
     raw = bytes([first, *following, last])
     return int.from_bytes(raw, "big")
 
