@@ -36,7 +36,7 @@ from keys.errors import KeyStoreError
 
 RandomBytes = Callable[[int], bytes]
 
-STORE_FILENAME = "keystore.json"
+STORE_FILENAME = "keys.store"  # terminal.config [keys].store_file default
 FORMAT = "posterm-keystore"
 VERSION = 1
 ROOT_SECRET_MIN = 16
@@ -231,28 +231,27 @@ class SlotInfo:
 
 @dataclass(frozen=True, slots=True)
 class DukptKeys:
-    """The keys of one TDES DUKPT transaction; repr shows the KSN only."""
+    """The keys of one TDES DUKPT transaction; repr shows the KSN only.
+
+    Satisfies terminal.hostmsg.keysource.KeySession (``ksn``, ``pin_key()``,
+    ``mac_request_key()``, ``mac_response_key()``).
+    """
 
     ksn: bytes
     transaction_key: bytes = field(repr=False)
 
-    @property
     def pin_key(self) -> bytes:
         return dukpt.pin_variant(self.transaction_key)
 
-    @property
     def mac_request_key(self) -> bytes:
         return dukpt.mac_request_variant(self.transaction_key)
 
-    @property
     def mac_response_key(self) -> bytes:
         return dukpt.mac_response_variant(self.transaction_key)
 
-    @property
     def data_request_key(self) -> bytes:
         return dukpt.data_encryption_key(dukpt.data_request_variant(self.transaction_key))
 
-    @property
     def data_response_key(self) -> bytes:
         return dukpt.data_encryption_key(dukpt.data_response_variant(self.transaction_key))
 
@@ -510,6 +509,50 @@ class KeyStore:
             self._backend.destroy()
 
 
+class StoreKeySource:
+    """A DUKPT key source over one store slot: each `next_session` is a new KSN,
+    persisted before its keys are returned (terminal.hostmsg.keysource.KeySource)."""
+
+    def __init__(self, store: KeyStore, slot: str = "dukpt") -> None:
+        self._store = store
+        self._slot = slot
+
+    def __repr__(self) -> str:
+        return f"StoreKeySource(slot={self._slot!r})"
+
+    def next_session(self) -> DukptKeys:
+        return self._store.next_dukpt_keys(self._slot)
+
+
+class _KeyPaths(Protocol):
+    @property
+    def root_secret_file(self) -> Path: ...
+
+    @property
+    def store_file(self) -> Path: ...
+
+
+class _HasKeyPaths(Protocol):
+    @property
+    def keys(self) -> _KeyPaths: ...
+
+
+def open_dukpt_source(config: _HasKeyPaths, slot: str = "dukpt") -> StoreKeySource:
+    """The terminal's DUKPT source from ``config.keys`` (store_file, root_secret_file).
+
+    Raises `KeyStoreError` when the store or its DUKPT slot is missing, naming what to
+    run (``posterm keys inject ... --slot dukpt --ksn KSN``).
+    """
+    store = KeyStore.open_file(config.keys.store_file, FileRootSecret(config.keys.root_secret_file))
+    kinds = {info.name: info.kind for info in store.slots()}
+    if kinds.get(slot) != KIND_DUKPT:
+        raise KeyStoreError(
+            f"key store {config.keys.store_file} has no TDES DUKPT slot {slot!r}; "
+            f"inject one with: posterm keys inject BLOCK --slot {slot} --ksn KSN"
+        )
+    return StoreKeySource(store, slot)
+
+
 __all__ = [
     "DukptKeys",
     "EnvRootSecret",
@@ -520,5 +563,7 @@ __all__ = [
     "RootSecretProvider",
     "SlotInfo",
     "StoreBackend",
+    "StoreKeySource",
     "default_store_path",
+    "open_dukpt_source",
 ]

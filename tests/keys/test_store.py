@@ -22,6 +22,7 @@ from keys.store import (
     KeyStore,
     MemoryBackend,
     default_store_path,
+    open_dukpt_source,
 )
 
 KBPK = bytes.fromhex("1D22BF32387C600AD97F9B97A51311AC")
@@ -57,7 +58,7 @@ def test_dukpt_slot_hands_out_x924_keys_in_order(tmp_path: Path) -> None:
     keys2 = again.next_dukpt_keys("dukpt")
     assert keys2.ksn == bytes.fromhex("FFFF9876543210E00002")
     assert keys2.transaction_key.hex().upper() == "C46551CEF9FD24B0AA9AD834130D3BC7"
-    assert keys2.pin_key == dukpt.pin_variant(keys2.transaction_key)
+    assert keys2.pin_key() == dukpt.pin_variant(keys2.transaction_key)
     assert "C46551" not in repr(keys2).upper()
     assert again.slots()[0].ksn == "FFFF9876543210E00003"
 
@@ -251,3 +252,28 @@ def test_injection_rules() -> None:
     with pytest.raises(DukptError):
         store.inject_dukpt("d", KBPK, ipek_block(bytes(range(16))), dukpt.ksn_with_counter(IKSN, 3))
     assert store.slots() == []
+
+
+def test_open_dukpt_source_for_the_terminal(tmp_path: Path) -> None:
+    """The seam terminal.hostmsg.keysource calls: config.keys -> a KeySource."""
+
+    class Paths:
+        store_file = tmp_path / "keys.store"
+        root_secret_file = tmp_path / "root.secret"
+
+    class Config:
+        keys = Paths()
+
+    with pytest.raises(KeyStoreError):
+        open_dukpt_source(Config())
+    FileRootSecret(Paths.root_secret_file, create=True).root_secret()
+    ipek = bytes(range(16))
+    store = KeyStore.open_file(Paths.store_file, FileRootSecret(Paths.root_secret_file))
+    store.inject_dukpt("dukpt", KBPK, ipek_block(ipek), IKSN)
+    source = open_dukpt_source(Config())
+    first, second = source.next_session(), source.next_session()
+    assert dukpt.ksn_counter(first.ksn) == 1 and dukpt.ksn_counter(second.ksn) == 2
+    key = dukpt.derive_transaction_key(ipek, second.ksn)
+    assert second.mac_request_key() == dukpt.mac_request_variant(key)
+    assert second.mac_response_key() == dukpt.mac_response_variant(key)
+    assert second.pin_key() == dukpt.pin_variant(key)
