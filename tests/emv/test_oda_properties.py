@@ -54,3 +54,35 @@ def test_random_generate_ac_responses_never_raise(raw: bytes) -> None:
     oda.perform(ctx, None, None)  # type: ignore[arg-type]
     assert oda.verify_cda(ctx, raw, b"", False) is False
     assert TVR.CDA_FAILED in ctx.tvr
+
+
+card_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        0x8F: st.binary(max_size=2),
+        0x90: st.binary(max_size=180),
+        0x92: st.binary(max_size=30),
+        0x9F32: st.binary(max_size=3),
+        0x93: st.binary(max_size=170),
+        0x9F46: st.binary(max_size=170),
+        0x9F47: st.binary(max_size=3),
+        0x9F49: st.binary(max_size=6),
+        0x9F4A: st.binary(max_size=3),
+        0x5A: st.binary(max_size=10),
+    },
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(card_fields, st.sampled_from(["E0F880", "E0F8C0", "E0F8C8"]), st.binary(max_size=140))
+def test_oda_step_never_raises_on_card_data(fields, capabilities, answer) -> None:  # type: ignore[no-untyped-def]
+    """Book 3, 10.3: whatever the card holds, ODA ends with TVR bits, not an exception."""
+    from tests.emv.oda_card import ScriptedCard
+
+    ctx = context(capabilities)
+    ctx.card.update(fields)
+    outcome = oda.perform(ctx, ScriptedCard({0x88: lambda apdu: answer + b"\x90\x00"}), None)  # type: ignore[arg-type]
+    assert outcome is None or outcome.reason is not None
+    failed = TVR.SDA_FAILED | TVR.DDA_FAILED | TVR.CDA_FAILED
+    if TVR.ICC_DATA_MISSING in ctx.tvr:
+        assert ctx.tvr & failed
