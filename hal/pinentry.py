@@ -14,8 +14,10 @@ import collections
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
+from emv import callbacks as emv_callbacks
 from hal.events import EventQueue, Key, PinDigitsChanged, Timeout
 from hal.ports import (
     Align,
@@ -23,6 +25,7 @@ from hal.ports import (
     Keypad,
     PinEntryResult,
     PinEntryStatus,
+    PinPad,
     PinRequest,
     TextLine,
 )
@@ -151,3 +154,111 @@ class SecurePinEntry:
                 if line is not None
             ]
             self.display.show(lines)
+
+
+# --- what the consumers do with the digits ------------------------------------------
+
+
+class OfflinePinBlock:
+    """The kernel's OfflinePin (emv.callbacks): holds only the plaintext PIN block of
+    EMV Book 3, 6.5.12 (format 2: ``2N PP..PP FF..FF``) in a wipeable bytearray."""
+
+    def __init__(self, digits: bytearray) -> None:
+        if not 4 <= len(digits) <= 12 or not all(0x30 <= d <= 0x39 for d in digits):
+            raise ValueError("offline PIN must be 4 to 12 digits")
+        block = bytearray(b"\xff" * 8)
+        block[0] = 0x20 | len(digits)
+        for index, digit in enumerate(digits):
+            byte, low = divmod(index + 2, 2)
+            nibble = digit - 0x30
+            block[byte] = (
+                (block[byte] & 0x0F) | nibble << 4 if not low else (block[byte] & 0xF0) | nibble
+            )
+        self._block = block
+
+    def offline_pin_block(self) -> bytes:
+        return bytes(self._block)
+
+    def wipe(self) -> None:
+        zeroize(self._block)
+
+    def __repr__(self) -> str:
+        return "OfflinePinBlock(<hidden>)"
+
+
+def offline_pin_consumer(digits: bytearray) -> OfflinePinBlock:
+    """Offline PIN: the digits go straight into the block the VERIFY builder sends."""
+    return OfflinePinBlock(digits)
+
+
+class PinKeySession(Protocol):
+    """What online PIN needs of the DUKPT transaction key (terminal.hostmsg.KeySession)."""
+
+    @property
+    def ksn(self) -> bytes: ...
+
+    def pin_key(self) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class EncipheredPin:
+    block: bytes  # DE 52
+    ksn: bytes  # DE 48 KS
+
+    def __repr__(self) -> str:
+        return f"EncipheredPin(ksn={self.ksn.hex().upper()})"
+
+
+def online_pin_consumer(pan: str, session: PinKeySession) -> Callable[[bytearray], EncipheredPin]:
+    """Online PIN: ISO 9564-1 format 0 under the DUKPT PIN variant (host-spec DE 52)."""
+    from keys import pinblock
+
+    def consume(digits: bytearray) -> EncipheredPin:
+        clear = pinblock.encode_clear(0, digits.decode("ascii"), pan)
+        return EncipheredPin(pinblock.encipher_tdes(session.pin_key(), clear), session.ksn)
+
+    return consume
+
+
+def kernel_pin_entry(
+    pinpad: PinPad,
+    request: emv_callbacks.PinRequest,
+    *,
+    pan: str = "",
+    session: PinKeySession | None = None,
+    allow_bypass: bool = False,
+    first_key_timeout: float = 30.0,
+    inter_key_timeout: float = 15.0,
+) -> emv_callbacks.PinEntry:
+    """Answer the kernel's ``enter_pin`` callback through the PIN pad.
+
+    Online PIN needs the full ``pan`` and the transaction's key ``session``; a missing
+    one is reported as PINPAD_FAULT (Book 4, 6.3.4.1) rather than raised.
+    """
+    prompt = "LAST PIN TRY" if request.last_try else "ENTER PIN"
+    pin_request = PinRequest(
+        allow_bypass=allow_bypass,
+        first_key_timeout=first_key_timeout,
+        inter_key_timeout=inter_key_timeout,
+        prompt=prompt,
+    )
+    statuses = {
+        PinEntryStatus.BYPASSED: emv_callbacks.PinStatus.BYPASSED,
+        PinEntryStatus.CANCELLED: emv_callbacks.PinStatus.CANCELLED,
+        PinEntryStatus.TIMEOUT: emv_callbacks.PinStatus.TIMEOUT,
+    }
+    if request.kind is emv_callbacks.PinKind.ONLINE:
+        if session is None or not pan:
+            return emv_callbacks.PinEntry(emv_callbacks.PinStatus.PINPAD_FAULT)
+        online = pinpad.enter_pin(pin_request, online_pin_consumer(pan, session))
+        if online.status is PinEntryStatus.ENTERED and online.value is not None:
+            return emv_callbacks.PinEntry(
+                emv_callbacks.PinStatus.ENTERED,
+                online_block=online.value.block,
+                ksn=online.value.ksn,
+            )
+        return emv_callbacks.PinEntry(statuses[online.status])
+    offline = pinpad.enter_pin(pin_request, offline_pin_consumer)
+    if offline.status is PinEntryStatus.ENTERED and offline.value is not None:
+        return emv_callbacks.PinEntry(emv_callbacks.PinStatus.ENTERED, offline=offline.value)
+    return emv_callbacks.PinEntry(statuses[offline.status])

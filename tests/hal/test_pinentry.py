@@ -7,8 +7,16 @@ import threading
 
 import pytest
 
+from emv.callbacks import PinKind, PinStatus
+from emv.callbacks import PinRequest as KernelPinRequest
 from hal.events import EventQueue, Key, KeyPressed, PinDigitsChanged, Timeout
-from hal.pinentry import SecurePinEntry, zeroize
+from hal.pinentry import (
+    SecurePinEntry,
+    kernel_pin_entry,
+    offline_pin_consumer,
+    online_pin_consumer,
+    zeroize,
+)
 from hal.ports import PinEntryStatus, PinRequest
 from sim.devices import SimDisplay, SimKeypad
 
@@ -108,3 +116,70 @@ def test_zeroize() -> None:
     buffer = bytearray(b"1234")
     zeroize(buffer)
     assert buffer == bytearray(4)
+
+
+# --- consumers and the kernel adapter --------------------------------------------------
+
+
+def test_offline_block_format_2() -> None:
+    """EMV 4.4 Book 3, 6.5.12: plaintext PIN block '2N P..P F..F' for VERIFY."""
+    block = offline_pin_consumer(bytearray(b"1234"))
+    assert block.offline_pin_block() == bytes.fromhex("241234FFFFFFFFFF")
+    assert offline_pin_consumer(bytearray(b"123456789012")).offline_pin_block() == bytes.fromhex(
+        "2C123456789012FF"
+    )
+    assert "1234" not in repr(block)
+    block.wipe()
+    assert block.offline_pin_block() == bytes(8)
+
+
+class Session:
+    """The X9.24-1:2009 Annex A.4 example: BDK 0123456789ABCDEFFEDCBA9876543210,
+    KSN FFFF9876543210E00001."""
+
+    ksn = bytes.fromhex("FFFF9876543210E00001")
+
+    def pin_key(self) -> bytes:
+        from keys import dukpt
+
+        bdk = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+        key = dukpt.derive_transaction_key(dukpt.derive_ipek(bdk, self.ksn), self.ksn)
+        return dukpt.pin_variant(key)
+
+
+def test_online_pin_block_matches_x9_24_annex_a() -> None:
+    """ANSI X9.24-1:2009 Annex A.4: PIN 1234, PAN 4012345678909, first KSN →
+    encrypted PIN block 1B9C1845EB993A7A."""
+    result = online_pin_consumer("4012345678909", Session())(bytearray(b"1234"))
+    assert result.block == bytes.fromhex("1B9C1845EB993A7A")
+    assert result.ksn == Session.ksn
+
+
+def _kernel_request(kind: PinKind) -> KernelPinRequest:
+    return KernelPinRequest(
+        kind=kind, pan_masked="401234******9909", amount=1234, currency_code=b"\x08\x26"
+    )
+
+
+def test_kernel_adapter_online_and_offline() -> None:
+    _, entry, queue, _ = make(pin="1234")
+    online = kernel_pin_entry(
+        entry, _kernel_request(PinKind.ONLINE), pan="4012345678909", session=Session()
+    )
+    assert online.status is PinStatus.ENTERED and online.online_block == bytes.fromhex(
+        "1B9C1845EB993A7A"
+    )
+    offline = kernel_pin_entry(entry, _kernel_request(PinKind.OFFLINE_PLAINTEXT))
+    assert offline.status is PinStatus.ENTERED and offline.offline is not None
+    assert offline.offline.offline_pin_block() == bytes.fromhex("241234FFFFFFFFFF")
+    assert not any(isinstance(e, KeyPressed) for e in queue.drain())
+    fault = kernel_pin_entry(entry, _kernel_request(PinKind.ONLINE))  # no key session
+    assert fault.status is PinStatus.PINPAD_FAULT
+
+
+def test_kernel_adapter_cancel() -> None:
+    keypad, entry, _, _ = make()
+    thread = press_later(keypad, "1C")
+    result = kernel_pin_entry(entry, _kernel_request(PinKind.OFFLINE_PLAINTEXT))
+    thread.join()
+    assert result.status is PinStatus.CANCELLED and result.offline is None
