@@ -114,8 +114,8 @@ _ROWS: tuple[tuple[int, str, str, Source, int, int, tuple[int, ...], str], ...] 
     (0x83, "Command Template", "b", _T, 0, 252, (), ""),
     (0x9F27, "Cryptogram Information Data", "b", _I, 1, 1, (0x77, 0x80), ""),
     (0x9F45, "Data Authentication Code", "b", _I, 2, 2, (), ""),
-    (0x84, "Dedicated File (DF) Name", "b", _I, 5, 16, (0x6F,), ""),
-    (0x9D, "Directory Definition File (DDF) Name", "b", _I, 5, 16, (0x61,), ""),
+    (0x84, "Dedicated File (DF) Name", "b", _I, 5, 16, (0x6F,), "name"),
+    (0x9D, "Directory Definition File (DDF) Name", "b", _I, 5, 16, (0x61,), "name"),
     (0x73, "Directory Discretionary Template", "var", _I, 0, 252, (0x61,), ""),
     (0x9F49, "Dynamic Data Authentication Data Object List (DDOL)",
         "b", _I, 0, 252, (0x70,), "dol"),
@@ -480,6 +480,8 @@ def format_value(tag: int, value: bytes, *, mask: bool = True) -> str:
         return _dol(value)
     if kind == "afl":
         return _afl(value)
+    if kind == "name" and value and all(0x20 <= c < 0x7F for c in value):
+        return f"{_digits(value)} ({_text(value)})"  # 1PAY.SYS.DDF01 reads better
     if kind == "text" or fmt in (Format.A, Format.AN, Format.ANS):
         return _text(value)
     if fmt is Format.N:
