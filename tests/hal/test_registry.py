@@ -51,3 +51,13 @@ def test_sim_scheme_goes_through_entry_point() -> None:
     keypad = open_device("keypad", "sim://?pin=1234")
     assert type(keypad).__module__ == "sim.devices"
     assert keypad.pin == "1234"
+
+
+def test_root_secret_by_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from keys.store import EnvRootSecret, FileRootSecret
+
+    provider = open_device("root_secret", f"file://{tmp_path}/root.secret?create=1")
+    assert isinstance(provider, FileRootSecret) and len(provider.root_secret()) == 32
+    monkeypatch.setenv("POSTERM_TEST_ROOT", "00" * 32)
+    provider = open_device("root_secret", "env://POSTERM_TEST_ROOT")
+    assert isinstance(provider, EnvRootSecret) and provider.root_secret() == bytes(32)
