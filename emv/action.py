@@ -37,6 +37,8 @@ CDA_SIGNATURE_REQUESTED = 0x10  # Book 3, Table 12: P1 b5
 CID_ADVICE_REQUIRED = 0x08  # Book 3, Table 15: b4
 CID_REASON_MASK = 0x07
 CID_REASON_SERVICE_NOT_ALLOWED = 0x01
+RESPONSE_CODE_OFFLINE_APPROVED = b"Y1"  # Book 4, A6: offline approved
+RESPONSE_CODE_OFFLINE_DECLINED = b"Z1"  # Book 4, A6: offline declined
 RESPONSE_CODE_UNABLE_ONLINE_APPROVE = b"Y3"  # Book 4, A6: offline approved, unable to go online
 RESPONSE_CODE_UNABLE_ONLINE_DECLINE = b"Z3"  # Book 4, A6: offline declined, unable to go online
 
@@ -326,6 +328,13 @@ def action_analysis(
             if isinstance(second, Outcome):
                 return second
         return Outcome(Decision.DECLINED_OFFLINE, TerminationReason.CDA_FAILED, "CDA failed")
+    if answer.kind != CryptogramType.ARQC:
+        # Book 4, Annex A6: authorisation response code for an offline decision.
+        ctx.terminal[0x8A] = (
+            RESPONSE_CODE_OFFLINE_APPROVED
+            if answer.kind == CryptogramType.TC
+            else RESPONSE_CODE_OFFLINE_DECLINED
+        )
     if answer.kind == CryptogramType.AAC:
         if answer.cid & CID_REASON_MASK == CID_REASON_SERVICE_NOT_ALLOWED:
             return Outcome.terminate(

@@ -91,6 +91,7 @@ class KernelResult:
     signature_required: bool = False
     pan_masked: str = ""
     online_response: Mapping[str, str] = field(default_factory=dict)
+    advice_required: bool = False  # CID b4 of the last GENERATE AC (Book 3, Table 15)
 
     @property
     def approved(self) -> bool:

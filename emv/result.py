@@ -105,4 +105,5 @@ def build_result(ctx: TransactionContext, outcome: Outcome) -> KernelResult:
         signature_required=ctx.signature_required,
         pan_masked=ctx.pan_masked,
         online_response=online,
+        advice_required=cid is not None and bool(cid & 0x08),
     )

@@ -243,3 +243,15 @@ def test_tc_hash_with_default_tdol_sets_tvr() -> None:
 
 def test_aip_unused_variable_guard() -> None:
     assert AIP.ISSUER_AUTHENTICATION_SUPPORTED == 0x0400
+
+
+@pytest.mark.parametrize("cid, code", [(0x40, "Y1"), (0x00, "Z1")])
+def test_offline_decisions_carry_y1_z1(cid: int, code: str) -> None:
+    card = FakeCard(first_cid=cid, iac_online=bytes(5))
+    result = run_transaction(card, config(tac_online=bytes(5)), RecordingCallbacks(), txn())
+    assert result.receipt["response_code"] == code
+
+
+def test_advice_bit_reported() -> None:
+    result, _ = run(FakeCard(first_cid=0x08))  # AAC with advice required
+    assert result.decision is Decision.DECLINED_OFFLINE and result.advice_required
