@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from emv.tlv import encode_primitive
 from sim.card import cryptogram
 from sim.card.certs import signed_dynamic_data
-from sim.card.dol import dol_length, split_dol_data
+from sim.card.dol import dol_length, parse_dol, split_dol_data
 from sim.card.faults import Faults
 from sim.card.profile import Application, CardProfile, load_profile, with_faults
 from sim.errors import SimError
@@ -565,14 +565,16 @@ class VirtualCard:
     def _log(
         self, app: Application, state: AppState, terminal: dict[str, bytes], cid: int, atc: bytes
     ) -> None:
-        if not app.log_sfi:
+        # EMV 4.4 Book 3, Annex D: each log record holds the values the Log Format lists
+        log_format = app.data.get("9F4F")
+        if not app.log_sfi or not log_format:
             return
-        entry = (
-            b"".join(terminal.get(t, b"") for t in ("9F02", "5F2A", "9A", "9C"))
-            + atc
-            + bytes([cid])
+        values = {**terminal, "9F36": atc, "9F27": bytes([cid])}
+        entry = b"".join(
+            values.get(tag, b"").rjust(length, b"\x00")[-length:]
+            for tag, length in parse_dol(log_format)
         )
-        state.log.append(entry)  # EMV 4.4 Book 3, Annex D: values in Log Format order
+        state.log.append(entry)
         del state.log[:-10]
 
     # -- EXTERNAL AUTHENTICATE -----------------------------------------------------
