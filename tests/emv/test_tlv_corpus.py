@@ -8,29 +8,14 @@ MichaelsPlayground/TalkToYourCreditCardPart7 (logfile.md); commits in the file.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pyemv.tlv
 import pytest
 
+from bench.bench_tlv import load_corpus
 from emv import tags, tlv
 from emv.tlv import Tlv
-
-CORPUS_FILE = Path(__file__).parent / "data" / "card_responses.txt"
-
-
-def load_corpus() -> list[tuple[str, bytes]]:
-    """(label, response data) pairs from the corpus file."""
-    out = []
-    for line in CORPUS_FILE.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        label, _, hex_data = line.partition(":")
-        out.append((label.strip(), bytes.fromhex(hex_data.strip())))
-    return out
-
 
 CORPUS = load_corpus()
 
