@@ -158,3 +158,15 @@ def test_final_select_failing_for_all_terminates() -> None:
     ctx.candidates = [Candidate(VISA, priority=1)]
     outcome = final_selection(ctx, ScriptedTransport({}), RecordingCallbacks())
     assert outcome is not None and outcome.reason is TerminationReason.NO_COMMON_APPLICATION
+
+
+def test_pse_ddf_entry_is_followed() -> None:
+    # Book 1, 12.3.2: a directory entry naming a DDF (9D) is selected and read too.
+    ddf = b"\xd2\x76\x00\x00\x01"
+    table = pse_table(t(0x61, t(0x9D, ddf)))
+    table[select_cmd(ddf)] = fci(ddf, t(0x88, b"\x02")) + OK
+    table[read_cmd(2, 1)] = t(0x70, pse_entry(MASTERCARD, 3)) + OK
+    table[read_cmd(2, 2)] = b"\x6a\x83"
+    ctx = context()
+    assert build_candidate_list(ctx, ScriptedTransport(table)) is None
+    assert [c.aid for c in ctx.candidates] == [MASTERCARD]
