@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -123,13 +124,23 @@ def test_posterm_sim_card_cli_serves_until_interrupted(pcscd: str) -> None:
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
+    from smartcard.Exceptions import CardConnectionException
+
     try:
-        connection = _connect(pcscd, timeout=10)
-        try:
-            fci, sw = _tx(connection, _select(bytes.fromhex("A0000000032010")))
-            assert sw == 0x9000 and tlv_flat(fci)["50"] == b"VISA DEBIT"
-        finally:
-            connection.disconnect()
+        deadline = time.monotonic() + 10
+        while True:  # pcscd may still show the previous test's card for a moment
+            connection = _connect(pcscd, timeout=10)
+            try:
+                fci, sw = _tx(connection, _select(bytes.fromhex("A0000000032010")))
+                break
+            except CardConnectionException:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+            finally:
+                with contextlib.suppress(CardConnectionException):
+                    connection.disconnect()
+        assert sw == 0x9000 and tlv_flat(fci)["50"] == b"VISA DEBIT"
     finally:
         process.send_signal(signal.SIGINT)
         try:
