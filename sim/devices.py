@@ -14,7 +14,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from hal.apdu import CardRemovedError, transmit_resolving
 from hal.events import (
+    CardInserted,
+    CardRemoved,
+    ContactlessCardPresented,
+    ContactlessCardRemoved,
     EventQueue,
     InputRejected,
     Key,
@@ -25,10 +30,11 @@ from hal.events import (
 )
 from hal.keyrouter import KeyRouter
 from hal.magstripe import MagstripeError, encode_track1, encode_track2, parse_swipe
-from hal.ports import Beep, Light, PinSink, PrintItem, TextLine
+from hal.ports import Beep, Light, PinSink, PollResult, PollStatus, PrintItem, TextLine
 from hal.serial_qr import QrFrameError, check_payload
 from hal.textprinter import DEFAULT_COLUMNS, render_text
 from sim.errors import SimError
+from sim.vpicc import ApduCard
 
 
 class SimDeviceError(SimError):
@@ -281,6 +287,125 @@ class SimClock:
             self._now = when if when.tzinfo else when.replace(tzinfo=datetime.UTC)
 
 
+class _SimCardSession:
+    """A card in a simulated reader, as the kernel's CardTransport."""
+
+    def __init__(self, reader: SimCardReader, card: ApduCard) -> None:
+        self.reader = reader
+        self.card = card
+
+    @property
+    def atr(self) -> bytes:
+        return self.card.atr
+
+    def _raw(self, apdu: bytes) -> bytes:
+        if self.reader.card is not self.card:
+            raise CardRemovedError(f"{self.reader.name}: card removed")
+        try:
+            return self.card.process_apdu(apdu)
+        except SimError as error:  # sim.card's CardPulledError and kin
+            self.reader.remove()
+            raise CardRemovedError(f"{self.reader.name}: {error}") from None
+
+    def transmit(self, apdu: bytes) -> bytes:
+        return transmit_resolving(self._raw, apdu, self.reader.name)
+
+
+class SimCardReader:
+    """An in-process contact or contactless reader: ``insert(card)`` / ``remove()``.
+
+    No pcscd needed; for the real PC/SC path put the card behind vpcd instead
+    (``posterm sim card PROFILE --vpcd``) and use ``pcsc://``.
+    """
+
+    indicators: Any = None
+
+    def __init__(self, name: str = "sim-reader", contactless: bool = False) -> None:
+        self.name = name
+        self.contactless = contactless
+        self.card: ApduCard | None = None
+        self.session: _SimCardSession | None = None
+        self._queue: EventQueue | None = None
+        self._changed = threading.Condition()
+
+    def attach(self, queue: EventQueue) -> None:
+        self._queue = queue
+        if self.card is not None:
+            self._announce(True)
+
+    def _announce(self, present: bool) -> None:
+        if self._queue is None:
+            return
+        if self.contactless:
+            event: Any = (
+                ContactlessCardPresented(source=self.name)
+                if present
+                else ContactlessCardRemoved(source=self.name)
+            )
+        elif present:
+            event = CardInserted(
+                source=self.name, reader=self.name, atr=self.card.atr if self.card else b""
+            )
+        else:
+            event = CardRemoved(source=self.name, reader=self.name)
+        self._queue.put(event)
+
+    def insert(self, card: ApduCard) -> None:
+        with self._changed:
+            self.card = card
+            self._changed.notify_all()
+        self._announce(True)
+
+    def remove(self) -> None:
+        with self._changed:
+            had = self.card is not None
+            self.card = None
+            self.session = None
+            self._changed.notify_all()
+        if had:
+            self._announce(False)
+
+    def card_present(self) -> bool:
+        return self.card is not None
+
+    def _wait(self, present: bool, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: (self.card is not None) == present, timeout)
+
+    def wait_for_card(self, timeout: float) -> bool:
+        return self._wait(True, timeout)
+
+    def wait_for_removal(self, timeout: float) -> bool:
+        return self._wait(False, timeout)
+
+    def power_on(self) -> _SimCardSession:
+        card = self.card
+        if card is None:
+            raise SimDeviceError(f"{self.name}: no card")
+        card.power_on()
+        self.session = _SimCardSession(self, card)
+        return self.session
+
+    def power_off(self) -> None:
+        if self.session is not None and self.card is not None:
+            self.card.power_off()
+        self.session = None
+
+    def poll(self, timeout: float) -> PollResult:
+        if self._wait(True, timeout):
+            return PollResult(PollStatus.ONE_CARD, 1)
+        return PollResult(PollStatus.NO_CARD)
+
+    def activate(self) -> _SimCardSession:
+        return self.power_on()
+
+    def deactivate(self) -> None:
+        self.power_off()
+
+    def close(self) -> None:
+        self.power_off()
+
+
 def _stream(option: Any) -> TextIO | None:
     if option in (None, ""):
         return None
@@ -295,8 +420,9 @@ def open_device(kind: str, url: str, **options: Any) -> Any:
     """The device of ``kind`` for ``sim://...``; query parameters act as options.
 
     ``sim://?pin=1234`` or ``pin="1234"`` (keypad), ``columns``/``rows`` (display),
-    ``path`` or ``stream="stdout"`` (printer, display). Readers and the host belong
-    to sim.card / sim.host and are delegated there.
+    ``path`` or ``stream="stdout"`` (printer, display). ``sim://PROFILE`` for a reader
+    inserts a sim.card VirtualCard of that profile (``sim://`` for an empty reader).
+    The host belongs to sim.host and is delegated there.
     """
     from hal.registry import parse_url
 
@@ -320,16 +446,24 @@ def open_device(kind: str, url: str, **options: Any) -> Any:
         return SimMagstripe()
     if kind == "clock":
         return SimClock()
-    if kind in ("contact_reader", "contactless_reader", "host"):
+    if kind in ("contact_reader", "contactless_reader"):
+        reader = SimCardReader(url, contactless=kind == "contactless_reader")
+        profile = parsed.target.strip("/")
+        if profile:
+            from sim.card import VirtualCard
+
+            reader.insert(VirtualCard(profile))
+        return reader
+    if kind == "host":
         return _delegate(kind, url, opts)
     raise SimDeviceError(f"no simulated {kind} for {url!r}")
 
 
 def _delegate(kind: str, url: str, options: dict[str, Any]) -> Any:
-    """Virtual cards and the host simulator live in sim.card / sim.host (other issues)."""
+    """The host simulator lives in sim.host (another issue)."""
     import importlib
 
-    module_name = "sim.host" if kind == "host" else "sim.card"
+    module_name = "sim.host"
     try:
         module = importlib.import_module(module_name)
         opener = module.open_device

@@ -94,3 +94,37 @@ def test_indicators_record() -> None:
     indicators.set_lights(Light.LIGHT1)
     indicators.beep(Beep.SUCCESS)
     assert indicators.history == [Light.LIGHT1, Beep.SUCCESS]
+
+
+def test_sim_contact_reader_with_a_profile_card() -> None:
+    from hal.apdu import CardRemovedError
+    from hal.events import CardInserted, CardRemoved
+    from sim.card import list_profiles
+
+    profile = "visa-cda"
+    assert profile in list_profiles()
+    queue = EventQueue()
+    reader = open_device("contact_reader", f"sim://{profile}")
+    reader.attach(queue)
+    assert isinstance(queue.get(0), CardInserted)
+    session = reader.power_on()
+    pse = b"1PAY.SYS.DDF01"
+    response = session.transmit(bytes([0x00, 0xA4, 0x04, 0x00, len(pse)]) + pse + b"\x00")
+    assert response[-2:] in (b"\x90\x00", b"\x6a\x82")  # PSE or not, a final status word
+    reader.remove()
+    assert isinstance(queue.get(0), CardRemoved)
+    import pytest
+
+    with pytest.raises(CardRemovedError):
+        session.transmit(b"\x00\xa4\x04\x00\x00")
+
+
+def test_sim_contactless_reader_empty_then_card() -> None:
+    from hal.ports import PollStatus
+    from sim.vpicc import FunctionCard
+
+    reader = open_device("contactless_reader", "sim://")
+    assert reader.poll(0.01).status is PollStatus.NO_CARD
+    reader.insert(FunctionCard(lambda apdu: b"\x61\x02" if apdu[1] == 0xA4 else b"OK\x90\x00"))
+    assert reader.poll(0.01).status is PollStatus.ONE_CARD
+    assert reader.activate().transmit(b"\x00\xa4\x04\x00\x00") == b"OK\x90\x00"
