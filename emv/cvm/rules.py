@@ -57,13 +57,17 @@ class Method:
     needs: Caps  # all of these Terminal Capabilities bits (Book 4, 6.3.4)
     with_signature: bool = False
 
-    @property
-    def pin(self) -> bool:
-        return self.kind in (
-            MethodKind.OFFLINE_PLAINTEXT_PIN,
-            MethodKind.ONLINE_PIN,
-            MethodKind.OFFLINE_ENCIPHERED_PIN,
-        )
+    def pin_pad_missing(self, capabilities: Caps) -> bool:
+        """Book 3, 10.5.1/10.5.2: an unsupported PIN CVM means 'PIN pad not present'.
+
+        For offline PIN only when neither offline form is supported (as EMV
+        Contactless Book C-2, CVM.9 notes spell out).
+        """
+        if self.kind is MethodKind.ONLINE_PIN:
+            return Caps.ENCIPHERED_PIN_FOR_ONLINE_VERIFICATION not in capabilities
+        if self.kind in (MethodKind.OFFLINE_PLAINTEXT_PIN, MethodKind.OFFLINE_ENCIPHERED_PIN):
+            return not capabilities & OFFLINE_PIN_FORMS
+        return False
 
     def supported(self, capabilities: Caps) -> bool:
         if self.kind is MethodKind.FAIL:
@@ -73,6 +77,9 @@ class Method:
         return self.needs in capabilities
 
 
+OFFLINE_PIN_FORMS = (
+    Caps.PLAINTEXT_PIN_FOR_ICC_VERIFICATION | Caps.ENCIPHERED_PIN_FOR_OFFLINE_VERIFICATION_RSA
+)
 _BIOMETRIC = Method(MethodKind.BIOMETRIC, Caps(0))
 
 # EMV 4.4 Book 3, Annex C3, Table 43; support per Book 4 Annex A2 (9F33 byte 2)

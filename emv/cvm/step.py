@@ -113,7 +113,7 @@ def _walk(
         if method is None:
             ctx.tvr |= TVR.UNRECOGNISED_CVM
         elif not method.supported(known.capabilities):
-            if method.pin:
+            if method.pin_pad_missing(known.capabilities):
                 ctx.tvr |= TVR.PIN_PAD_NOT_PRESENT_OR_NOT_WORKING
         else:
             outcome = _perform_method(ctx, transport, callbacks, method, session)

@@ -184,11 +184,16 @@ CASES = [
         True,
     ),
     # unsupported PIN: 'PIN pad not present', next rule (b7 set) or fail (b7 clear)
-    (["4100", "1F00"], [], "E078C8", "1F0002", TVR.PIN_PAD_NOT_PRESENT_OR_NOT_WORKING, False),
+    (["4100", "1F00"], [], "E068C8", "1F0002", TVR.PIN_PAD_NOT_PRESENT_OR_NOT_WORKING, False),
+    # plaintext PIN unsupported but enciphered offline PIN supported: no PIN pad bit
+    (["4100", "1F00"], [], "E078C8", "1F0002", TVR(0), False),
+    (["4200", "1F00"], [], "E0B8C8", "1F0002", TVR.PIN_PAD_NOT_PRESENT_OR_NOT_WORKING, False),
+    # PIN + signature without signature support: no PIN pad bit
+    (["4300", "1F00"], [], "E0D8C8", "1F0002", TVR(0), False),
     (
         ["0100", "1F00"],
         [],
-        "E078C8",
+        "E068C8",
         "3F0001",
         TVR.PIN_PAD_NOT_PRESENT_OR_NOT_WORKING | TVR.CARDHOLDER_VERIFICATION_NOT_SUCCESSFUL,
         False,
