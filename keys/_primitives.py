@@ -79,6 +79,13 @@ def des_decrypt(key8: bytes, block: bytes) -> bytes:
     return bytes(DES.new(key8, DES.MODE_ECB).decrypt(block))  # noqa: S304 - 9797-1 alg 3
 
 
+def des_cbc_mac(key8: bytes, data: bytes) -> bytes:
+    """Last block of single-DES CBC over block-aligned ``data`` with a zero IV."""
+    check_length("DES key", key8, (8,))
+    cipher = DES.new(key8, DES.MODE_CBC, iv=bytes(8))  # noqa: S304 - 9797-1 alg 1/3
+    return bytes(cipher.encrypt(data)[-8:])
+
+
 def tdes_encrypt(key: bytes, data: bytes) -> bytes:
     """TDES ECB encryption (EDE, double or triple length) of whole 8-byte blocks."""
     return bytes(_des3(key, DES3.MODE_ECB).encrypt(data))

@@ -13,10 +13,10 @@ from keys._primitives import (
 )
 from keys._primitives import (
     check_length,
+    des_cbc_mac,
     des_decrypt,
     des_encrypt,
-    tdes_encrypt,
-    xor,
+    tdes_cbc_encrypt,
 )
 from keys.errors import MacError
 
@@ -40,17 +40,11 @@ def pad(data: bytes, method: int, block: int = BLOCK) -> bytes:
 
 
 def _cbc_des(key8: bytes, data: bytes) -> bytes:
-    state = bytes(BLOCK)
-    for offset in range(0, len(data), BLOCK):
-        state = des_encrypt(key8, xor(state, data[offset : offset + BLOCK]))
-    return state
+    return des_cbc_mac(key8, data)
 
 
 def _cbc_tdes(key: bytes, data: bytes) -> bytes:
-    state = bytes(BLOCK)
-    for offset in range(0, len(data), BLOCK):
-        state = tdes_encrypt(key, xor(state, data[offset : offset + BLOCK]))
-    return state
+    return tdes_cbc_encrypt(key, bytes(BLOCK), data)[-BLOCK:]
 
 
 def iso9797_mac(
