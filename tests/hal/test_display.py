@@ -33,3 +33,33 @@ def test_tty_and_sim_agree() -> None:
     tty.show(lines)
     sim.show(lines)
     assert tuple(tty.current) == sim.current
+
+
+def test_tty_keypad_reads_keys_and_honours_pin_mode() -> None:
+    import os
+
+    from hal.display import TtyKeypad
+    from hal.events import EventQueue, Key, KeyPressed
+
+    read_fd, write_fd = os.pipe()
+    keypad = TtyKeypad(read_fd)
+    queue = EventQueue()
+    keypad.attach(queue)
+    got: list[Key] = []
+
+    class Sink:
+        def pin_key(self, key: Key) -> None:
+            got.append(key)
+
+    try:
+        os.write(write_fd, b"12z\r")
+        keys = [queue.get(2), queue.get(2), queue.get(2)]
+        assert [e.key for e in keys if isinstance(e, KeyPressed)] == [Key.D1, Key.D2, Key.ENTER]
+        keypad.set_pin_sink(Sink())
+        os.write(write_fd, b"9\x1b")
+        assert queue.get(0.3) is None
+        assert got == [Key.D9, Key.CANCEL]
+    finally:
+        keypad.close()
+        os.close(write_fd)
+        os.close(read_fd)
