@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from emv.tlv import encode_primitive
+from emv.transport import CardTransportError
 from sim.card import cryptogram
 from sim.card.certs import signed_dynamic_data
 from sim.card.dol import dol_length, parse_dol, split_dol_data
@@ -48,8 +49,9 @@ CID_ARQC = 0x80
 APPROVAL_CODES = {b"00", b"10", b"11", b"Y1", b"Y3"}
 
 
-class CardPulledError(SimError):
-    """The card left the reader (fault ``pull_after``)."""
+class CardPulledError(SimError, CardTransportError):
+    """The card left the reader (fault ``pull_after``); a CardTransportError so an
+    in-process kernel sees exactly what a real transport raises."""
 
 
 def _sw(value: int) -> bytes:

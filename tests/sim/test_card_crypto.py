@@ -263,3 +263,17 @@ def test_script_without_prior_arqc_is_refused() -> None:
     txn = select_and_read(card)
     _, sw = txn.send("841E000008" + "00" * 8)
     assert sw == 0x6985
+
+
+def test_pin_change_script_mastercard_second_command_uses_ac_plus_one() -> None:
+    """pyemv MasterCardCVN16: the SM key comes from the AC, +1 for each later command."""
+    card, txn, app, ref, atc, arqc = _script_card("mc-enc-pin")
+    header = bytes.fromhex("8418000008")  # APPLICATION UNBLOCK first (a no-op here)
+    _, sw = txn.send(header + ref.generate_command_mac(header, arqc, atc))
+    assert sw == 0x9000
+    next_ac = (int.from_bytes(arqc, "big") + 1).to_bytes(8, "big")
+    stale = ref.generate_pin_change_command("5555", arqc, atc)
+    assert txn.send(stale)[1] == 0x6988, "the first command's AC no longer fits"
+    _, sw = txn.send(ref.generate_pin_change_command("5555", next_ac, atc))
+    assert sw == 0x9000
+    assert card.states[app.aid].pin == "5555"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from emv.transport import CardTransportError
 from sim.card import CardPulledError, Faults, VirtualCard, load_profile
 from sim.card.faults import COMMANDS
 from tests.sim.test_card_kit import apdu, select_and_read, tlv_flat, tlv_items
@@ -53,7 +54,7 @@ def test_card_pulled_after_n_apdus() -> None:
     card.transmit(bytes.fromhex("80A80000048302082600"))
     with pytest.raises(CardPulledError):
         card.transmit(bytes.fromhex("00B2010C00"))
-    with pytest.raises(CardPulledError):
+    with pytest.raises(CardTransportError):
         card.transmit(bytes.fromhex("00B2010C00"))
 
 
