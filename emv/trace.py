@@ -108,7 +108,10 @@ def record(ctx: TransactionContext, command: bytes, raw_response: bytes) -> None
     name = command_name(command)
     sw = raw_response[-2:] if len(raw_response) >= 2 else b""
     data = raw_response[:-2] if len(raw_response) >= 2 else raw_response
-    masked_data, description = mask_response(data)
+    if command[1:2] == b"\x84":  # GET CHALLENGE: a random number, nothing to hide
+        masked_data, description = bytes(data), f"challenge={bytes(data).hex().upper()}"
+    else:
+        masked_data, description = mask_response(data)
     text = f"{name} -> {sw.hex().upper() or 'no SW'}"
     if description:
         text += f" {description}"

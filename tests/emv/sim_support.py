@@ -87,3 +87,10 @@ class PinCallbacks(RecordingCallbacks):
                 PinStatus.ENTERED, online_block=bytes.fromhex("0123456789ABCDEF"), ksn=bytes(10)
             )
         return PinEntry(PinStatus.ENTERED, offline=TestPin(self.pin))
+
+
+class EncipheringPinCallbacks(PinCallbacks):
+    """Also supplies the random padding offline enciphered PIN needs (Book 2, 7.2)."""
+
+    def random_bytes(self, length: int) -> bytes:
+        return bytes((0x5A,)) * length

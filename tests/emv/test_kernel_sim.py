@@ -94,3 +94,32 @@ def test_online_pin_block_reaches_the_host_callback() -> None:
     pin = callbacks.requests[0].online_pin
     assert pin is not None and pin.online_block == bytes.fromhex("0123456789ABCDEF")
     assert "0123" not in repr(pin)
+
+
+@pytest.mark.parametrize("name, pin", [("mc-enc-pin", "4321"), ("visa-cda", "1234")])
+def test_offline_enciphered_pin_verified_by_card(name: str, pin: str) -> None:
+    from tests.emv.sim_support import EncipheringPinCallbacks
+
+    result, callbacks = run(name, EncipheringPinCallbacks(pin))
+    assert [request.kind.value for request in callbacks.pins] == ["offline_enciphered"]
+    assert result.cvm_results[0] & 0x3F == 0x04 and result.cvm_results[2] == 0x02
+    assert any(entry.command[1] == 0x84 for entry in result.trace)  # GET CHALLENGE
+    verify = next(entry for entry in result.trace if entry.command[1] == 0x20)
+    assert verify.command[3] == 0x88 and set(verify.command[5:]) == {0}
+    assert result.approved
+
+
+def test_wrong_offline_pin_counts_down_then_succeeds() -> None:
+    class Typo(PinCallbacks):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tries = iter(["9999", "1234"])
+
+        def enter_pin(self, request):  # type: ignore[no-untyped-def]
+            self.pin = next(self.tries)
+            return super().enter_pin(request)
+
+    result, callbacks = run("visa-offline-pin", Typo())
+    assert len(callbacks.pins) == 2
+    assert callbacks.pins[1].try_counter == callbacks.pins[0].try_counter - 1  # type: ignore[operator]
+    assert result.cvm_results[2] == 0x02
