@@ -1,0 +1,1 @@
+"""Bundled TEST ONLY card profiles (TOML); a package so they install as package data."""
