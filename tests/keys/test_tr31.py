@@ -240,3 +240,32 @@ def test_unwrap_garbage_raises_only_tr31_errors(text: str) -> None:
     """Property: arbitrary text never escapes as anything but Tr31Error."""
     with contextlib.suppress(Tr31Error):
         tr31.unwrap(bytes(range(16)), text)
+
+
+header_text = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=2, max_size=2)
+headers = st.builds(
+    tr31.Header,
+    version_id=st.sampled_from("ABCD"),
+    key_usage=header_text,
+    algorithm=st.sampled_from(sorted(tr31.ALGORITHMS)),
+    mode_of_use=st.sampled_from(sorted(tr31.MODES_OF_USE)),
+    key_version=header_text,
+    exportability=st.sampled_from(sorted(tr31.EXPORTABILITY)),
+    optional_blocks=st.lists(
+        st.tuples(
+            header_text.filter(lambda i: i != "PB"),
+            st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=300),
+        ),
+        max_size=3,
+    ).map(tuple),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(header=headers, length=st.integers(0, 9999))
+def test_header_dump_parse_round_trip(header: tr31.Header, length: int) -> None:
+    """Property: parse(dump(h)) == h, the length field survives, the header is block aligned."""
+    text = header.dump(length)
+    parsed, declared, size = tr31.Header.parse(text)
+    assert parsed == header and declared == length and size == len(text)
+    assert size % header.block_size == 0
