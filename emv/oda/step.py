@@ -105,6 +105,7 @@ def issuer_key(ctx: TransactionContext) -> KeyResult:
     """Book 2, 5.2-5.3 / 6.2-6.3: CA key lookup, then the Issuer Public Key."""
     index = ctx.card[0x8F][0]
     rid = _rid(ctx)
+    ctx.terminal[0x9F22] = bytes((index,))  # CA Public Key Index (terminal), Book 3 Annex A
     ca_key, failure = find_ca_key(ctx.config.ca_keys, rid, index, ctx.txn.date)
     if ca_key is None:
         return KeyResult.failed(failure or OdaFailure.CA_KEY_MISSING)

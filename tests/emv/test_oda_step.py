@@ -49,6 +49,8 @@ def test_method_selection_and_success_bits(
     assert ctx.tvr & ODA_BITS == tvr
     performed = method in (OdaMethod.SDA, OdaMethod.DDA)
     assert (TSI.OFFLINE_DATA_AUTHENTICATION_PERFORMED in ctx.tsi) is performed
+    if method is not OdaMethod.NONE:
+        assert ctx.terminal[0x9F22] == b"\xf1"
     if method is OdaMethod.SDA:
         assert ctx.card[0x9F45] == b"\xda\xc1"
     if method is OdaMethod.DDA:
