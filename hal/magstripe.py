@@ -79,6 +79,39 @@ def lrc(fmt: TrackFormat, chars: str) -> int:
     return value
 
 
+class ParityError(MagstripeError):
+    pass
+
+
+def raw_character(fmt: TrackFormat, char: str) -> int:
+    """A character as read off the stripe: data bits (LSB first) and the odd-parity bit
+    on top (ISO/IEC 7811-2: 7 bits on track 1, 5 bits on track 2)."""
+    code = fmt.code(char)
+    return code | parity_bit(code, fmt.data_bits) << fmt.data_bits
+
+
+def decode_raw_track(fmt: TrackFormat, raw: bytes) -> str:
+    """Characters as read off the stripe (one per byte, parity on top) → track data.
+
+    For readers that deliver undecoded characters: each character's odd parity is
+    checked, then sentinels and the LRC as for the ASCII form (the LRC character's
+    own parity is odd like any other). Raises ParityError or the other MagstripeErrors.
+    """
+    mask = (1 << fmt.data_bits) - 1
+    text = []
+    for offset, value in enumerate(raw):
+        code = value & mask
+        if value >> (fmt.data_bits + 1) or value >> fmt.data_bits != parity_bit(
+            code, fmt.data_bits
+        ):
+            raise ParityError(f"track {fmt.number}: parity error at character {offset}")
+        text.append(chr(fmt.base + code))
+    data, end = _parse_track(fmt, "".join(text), 0) if text and text[0] == fmt.start else ("", -1)
+    if end != len(text):
+        raise SentinelError(f"track {fmt.number}: not one start sentinel..LRC run")
+    return data
+
+
 def encode_track(fmt: TrackFormat, data: str) -> bytes:
     """Data → sentinels + data + LRC character, as the reader sends it.
 

@@ -10,18 +10,22 @@ from hypothesis import strategies as st
 
 from hal.events import EventQueue, InputRejected, MagstripeSwiped
 from hal.magstripe import (
+    TRACK1,
     TRACK2,
     LrcError,
     MagstripeError,
+    ParityError,
     SentinelError,
     SerialMagstripeReader,
     TrackCharacterError,
     TrackReadError,
+    decode_raw_track,
     encode_track1,
     encode_track2,
     lrc,
     parity_bit,
     parse_swipe,
+    raw_character,
 )
 
 # A well-known test track 2 (EMVCo-style test PAN 4761 7390 0101 0010).
@@ -117,3 +121,31 @@ def test_serial_reader_over_pty(ptys: tuple[str, str]) -> None:
             assert (swipe.track1, swipe.track2) == (T1, T2)
     finally:
         reader.close()
+
+
+def _raw(fmt, data: str) -> bytes:  # type: ignore[no-untyped-def]
+    ascii_form = (encode_track1(data) if fmt is TRACK1 else encode_track2(data)).decode()
+    return bytes(raw_character(fmt, c) for c in ascii_form)
+
+
+def test_raw_characters_carry_odd_parity() -> None:
+    """ISO/IEC 7811-2 track 2: ';' is code 0x0B (1011, three ones → parity 0); '0' is
+    code 0 (no ones → parity 1, raw 0x10)."""
+    assert raw_character(TRACK2, ";") == 0x0B
+    assert raw_character(TRACK2, "0") == 0x10
+    assert raw_character(TRACK1, "%") == 0x05 | 0x40  # 000101: two ones → parity 1
+
+
+@given(track1_data, track2_data)
+def test_raw_round_trip(t1: str, t2: str) -> None:
+    assert decode_raw_track(TRACK1, _raw(TRACK1, t1)) == t1
+    assert decode_raw_track(TRACK2, _raw(TRACK2, t2)) == t2
+
+
+@given(track2_data, st.data())
+def test_any_single_bit_flip_is_caught(t2: str, data: st.DataObject) -> None:
+    raw = bytearray(_raw(TRACK2, t2))
+    index = data.draw(st.integers(0, len(raw) - 1))
+    raw[index] ^= 1 << data.draw(st.integers(0, 4))
+    with pytest.raises(ParityError):
+        decode_raw_track(TRACK2, bytes(raw))

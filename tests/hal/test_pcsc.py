@@ -160,3 +160,22 @@ def test_with_le_keeps_header_and_data(header: bytes, data: bytes, had_le: bool,
     fixed = with_le(apdu, le)
     assert fixed[:4] == header and fixed[-1] == le
     assert fixed == header + (bytes([len(data)]) + data if data else b"") + bytes([le])
+
+
+@pytest.mark.pcsc
+def test_pcsc_reader_as_contactless_port(pcscd: str) -> None:
+    from hal.events import ContactlessCardPresented
+    from hal.ports import PollStatus
+
+    queue = EventQueue()
+    reader = open_device("contactless_reader", f"pcsc://{pcscd}")
+    reader.attach(queue)
+    vpicc = _insert(ScriptedCard())
+    try:
+        assert reader.poll(5).status is PollStatus.ONE_CARD
+        assert queue.wait_for(ContactlessCardPresented, 5) is not None
+        assert reader.activate().transmit(bytes.fromhex("00FF000000")) == b"\x6d\x00"
+        reader.deactivate()
+    finally:
+        reader.close()
+        vpicc.stop()
