@@ -26,10 +26,9 @@ class CrashHook:
         self.count = 0
 
     def before_commit(self) -> None:
-        if self.target:
-            self.count += 1
-            if self.count == self.target and not self.after:
-                os.kill(os.getpid(), signal.SIGKILL)
+        self.count += 1
+        if self.target and self.count == self.target and not self.after:
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def after_commit(self) -> None:
         if self.target and self.after and self.count == self.target:

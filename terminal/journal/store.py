@@ -511,7 +511,11 @@ class Journal:
 
     def recover(self) -> int:
         """At boot: every armed reversal (request maybe sent, outcome never recorded)
-        becomes a queued one (host-spec rule 1). Returns how many were queued."""
+        becomes a queued one (host-spec rule 1); a row still pending without one (the
+        process died before any request left) is terminated. Returns reversals queued.
+
+        Only the process that owns the terminal calls this, at its start: run beside a
+        live ``posterm run`` it would reverse that process's request in flight."""
         now = self._now()
         with self._write() as db:
             armed = [
@@ -522,8 +526,27 @@ class Journal:
             ]
             for txn_id in armed:
                 self._queue_reversal(db, txn_id, "outcome not recorded (recovered at boot)", now)
-            if armed:
-                self._audit(db, None, "recovery", {"reversals_queued": len(armed)}, now)
+            # Rows interrupted before any request could leave (no reversal armed): nothing
+            # was approved by anyone, so they end as terminated.
+            interrupted = db.execute(
+                "UPDATE transactions SET status = ?, reason = ?, updated_at = ?"
+                " WHERE status = ? AND NOT EXISTS (SELECT 1 FROM reversals r"
+                " WHERE r.txn_id = transactions.id AND r.state IN ('armed', 'queued'))",
+                (
+                    Status.TERMINATED.value,
+                    "interrupted (recovered at boot)",
+                    now,
+                    Status.PENDING.value,
+                ),
+            ).rowcount
+            if armed or interrupted:
+                self._audit(
+                    db,
+                    None,
+                    "recovery",
+                    {"reversals_queued": len(armed), "terminated": interrupted},
+                    now,
+                )
         return len(armed)
 
     def pending_reversals(self) -> list[QueuedReversal]:
