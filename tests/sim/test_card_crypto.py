@@ -10,6 +10,8 @@ so the reference itself is pinned.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyemv import cvn as pyemv_cvn
 
 from sim.card import VirtualCard, list_profiles, load_profile
@@ -277,3 +279,42 @@ def test_pin_change_script_mastercard_second_command_uses_ac_plus_one() -> None:
     _, sw = txn.send(ref.generate_pin_change_command("5555", next_ac, atc))
     assert sw == 0x9000
     assert card.states[app.aid].pin == "5555"
+
+
+@settings(max_examples=40)
+@given(
+    name=st.sampled_from(["visa-sda", "visa-cda", "mc-dda", "visa-qvsdc"]),
+    amount=st.integers(0, 999_999_999_999),
+    un=st.binary(min_size=4, max_size=4),
+    country=st.sampled_from(["0826", "0840", "0978"]),
+    tvr=st.binary(min_size=5, max_size=5),
+)
+def test_cryptogram_property_any_terminal_data(
+    name: str, amount: int, un: bytes, country: str, tvr: bytes
+) -> None:
+    profile = load_profile(name)
+    app = profile.applications[0]
+    card = VirtualCard(profile)
+    values = {
+        "9F02": bytes.fromhex(f"{amount:012d}"),
+        "9F37": un,
+        "9F1A": bytes.fromhex(country),
+        "95": tvr,
+    }
+    txn = select_and_read(card, **values)
+    if app.kernel == "qvsdc":
+        flat = tlv_flat(txn.gpo)
+        aip, atc, iad, ac = flat["82"], flat["9F36"], flat["9F10"], flat["9F26"]
+    else:
+        body, sw, _ = generate_ac(txn, 0x80)
+        assert sw == 0x9000
+        flat = tlv_flat(body) if body[0] == 0x77 else {}
+        if body[0] == 0x80:
+            value = tlv_items(body)[0][1]
+            atc, ac, iad = value[1:3], value[3:11], value[11:]
+        else:
+            atc, ac, iad = flat["9F36"], flat["9F26"], flat["9F10"]
+        aip = txn.aip
+    mk = icc_mk_option_a(app.issuer_keys.ac, app.pan, app.psn)
+    assert ac == _independent_ac(app.cryptogram, mk, txn.terminal, aip, atc, iad)
+    assert ac == _pyemv_ac(app.cryptogram, app, txn.terminal, aip, atc, iad)
