@@ -124,3 +124,27 @@ def test_sim_card_online_pin() -> None:
     result = run_transaction(card, sim_config(), PinPad([ONLINE]), txn)
     assert result.cvm_results[0] & 0x3F == 0x02 and result.cvm_results[2] == 0x00
     assert TVR.ONLINE_CVM_CAPTURED in TVR.from_bytes(result.tvr)
+
+
+@pytest.mark.parametrize(
+    ("faults", "bit"),
+    [
+        ({"bad_signatures": frozenset({"sdad"})}, TVR.CDA_FAILED),
+        ({"expired_certs": frozenset({"issuer"})}, TVR.CDA_FAILED),
+        ({"expired_certs": frozenset({"icc"})}, TVR.CDA_FAILED),
+    ],
+)
+def test_sim_card_cda_failures_decline(faults: dict[str, frozenset[str]], bit: TVR) -> None:
+    """Book 4, 6.3.2.1: CDA failing before or at GENERATE AC never ends approved."""
+    from sim.card import Faults
+
+    card = VirtualCard(load_profile("visa-cda"), faults=Faults(**faults))  # type: ignore[arg-type]
+    txn = TransactionInput(
+        amount=1500,
+        date=dt.date(2026, 11, 25),
+        time=dt.time(10, 0),
+        unpredictable_number=bytes.fromhex("0BADF00D"),
+    )
+    result = run_transaction(card, sim_config(), PinPad([entered(pin_block("1234"))]), txn)
+    assert bit in TVR.from_bytes(result.tvr), (result.decision, result.detail)
+    assert not result.approved
