@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from keys import dukpt
+from keys import dukpt, store
+from keys.errors import KeysError
 from terminal.config import Config
 from terminal.errors import TerminalError
 
@@ -96,21 +97,16 @@ class KeyStoreUnavailable(TerminalError):
 
 
 def open_key_source(config: Config) -> KeySource:
-    """The terminal's DUKPT key source from the key store named by ``[keys]``.
+    """The terminal's DUKPT key source: the ``dukpt`` slot of the key store named by
+    ``[keys]`` (store_file, root_secret_file); each session's KSN is persisted before
+    its keys are used.
 
     Raises
     ------
     KeyStoreUnavailable
-        The key store is not available or holds no DUKPT key (inject one with
-        ``posterm keys inject … --slot dukpt``).
+        No store, or no DUKPT key injected (``posterm keys inject … --slot dukpt``).
     """
     try:
-        from keys import store
-    except ImportError:
-        raise KeyStoreUnavailable(
-            "keys.store is not available in this build: no DUKPT key to MAC with"
-        ) from None
-    opener = getattr(store, "open_dukpt_source", None)
-    if opener is None:
-        raise KeyStoreUnavailable("keys.store offers no DUKPT source (open_dukpt_source)")
-    return opener(config)  # type: ignore[no-any-return]
+        return store.open_dukpt_source(config)
+    except KeysError as error:
+        raise KeyStoreUnavailable(str(error)) from None

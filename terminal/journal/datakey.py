@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from hal.secrets import FileRootSecret
+from keys.store import FileRootSecret
 
 LABEL = b"posterm journal PAN data key v1"
 
