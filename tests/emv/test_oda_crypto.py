@@ -364,3 +364,19 @@ def test_each_book2_check_fails_alone(
     """EMV 4.4 Book 2, 5.3/6.3 (issuer), 6.4 (ICC), 5.4 (SDA), 6.5.2 (DDA), 6.6.2 (CDA):
     one broken field, one precise reason."""
     assert outcome(kind, fields) is failure
+
+
+def test_rsa_public_operation_published_vector() -> None:
+    """RSA textbook example (Rivest, Shamir, Adleman; as worked in Wikipedia
+    "RSA (cryptosystem)", section Example): n = 61 * 53 = 3233, e = 17, m = 65 -> c = 2790."""
+    from emv.oda.rsa import public_operation
+
+    key = PublicKey((3233).to_bytes(2, "big"), bytes([17]))
+    assert public_operation((65).to_bytes(2, "big"), key) == (2790).to_bytes(2, "big")
+
+
+def test_sha1_published_vector() -> None:
+    """FIPS 180-2 Appendix A.1: SHA-1("abc"), the hash algorithm indicator '01' of Book 2 B3."""
+    from emv.oda.certificates import sha1
+
+    assert sha1(b"a", b"bc").hex() == "a9993e364706816aba3e25717850c26c9cd0d89d"
