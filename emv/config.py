@@ -9,7 +9,7 @@ conversion.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 # Terminal action code defaults when the AID entry holds none.
@@ -114,6 +114,9 @@ class KernelConfig:
     ca_keys: tuple[CaPublicKey, ...] = ()
     revoked: frozenset[RevokedCertificate] = frozenset()
     exception_file: frozenset[str] = frozenset()  # PANs as digit strings (Book 3, 10.6.1)
+    # Alternative lookup (pan, psn) -> bool, e.g. against hashed entries so that the
+    # terminal never holds the listed PANs in clear.
+    exception_lookup: Callable[[str, str], bool] | None = None
     pin_bypass_allowed: bool = True
     fallback_allowed: bool = True  # magstripe fallback after chip failure
     pse_enabled: bool = True  # try 1PAY.SYS.DDF01 before the AID list
@@ -137,5 +140,7 @@ class KernelConfig:
     def is_revoked(self, rid: bytes, ca_index: int, serial: bytes) -> bool:
         return RevokedCertificate(rid, ca_index, serial) in self.revoked
 
-    def in_exception_file(self, pan: str) -> bool:
+    def in_exception_file(self, pan: str, psn: str = "") -> bool:
+        if self.exception_lookup is not None and self.exception_lookup(pan, psn):
+            return True
         return pan in self.exception_file

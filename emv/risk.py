@@ -47,7 +47,9 @@ def _floor_limit(ctx: TransactionContext) -> int:
 
 def check_exception_file(ctx: TransactionContext) -> None:
     # EMV 4.4 Book 4, 6.3.5 / Book 3, 10.6: PAN on the terminal exception file
-    if ctx.pan and ctx.config.in_exception_file(ctx.pan):
+    psn_raw = ctx.card.get(0x5F34, b"")
+    psn = psn_raw.hex() if psn_raw else ""
+    if ctx.pan and ctx.config.in_exception_file(ctx.pan, psn):
         ctx.tvr |= TVR.CARD_ON_TERMINAL_EXCEPTION_FILE
 
 
