@@ -393,7 +393,8 @@ class KeyStore:
 
         A 16-byte TDES key with a 10-byte KSN makes a TDES DUKPT slot (X9.24-1); an AES
         key with a 12-byte KSN makes an AES DUKPT slot (X9.24-3). The IPEK itself is
-        not kept: only the future-key registers derived from it.
+        not kept: only the future-key registers derived from it. A TDES KSN whose
+        counter is not zero starts the device at that counter (its first key is that KSN).
         """
         tagged = tr31.unwrap_tagged(kbpk, block)
         if tagged.header.key_usage != "B1":
@@ -404,7 +405,10 @@ class KeyStore:
         initial_key = tagged.use(tr31.Purpose.KEY_DERIVATION)
         state_blob: bytes
         if tagged.header.algorithm == "T":
-            state = dukpt.DukptOriginator.load_initial_key(initial_key, ksn)
+            if dukpt.ksn_counter(ksn) == 0:
+                state = dukpt.DukptOriginator.load_initial_key(initial_key, ksn)
+            else:  # a rig may hand over a KSN mid-way: start exactly there
+                state = dukpt.DukptOriginator.at_counter(initial_key, ksn)
             kind, key_kcv, state_blob, next_ksn = (
                 KIND_DUKPT,
                 kcv(initial_key),

@@ -249,8 +249,16 @@ def test_injection_rules() -> None:
         store.inject_dukpt("d", KBPK, tr31.wrap(KBPK, "B0000P0TE00N0000", bytes(16)), IKSN)
     with pytest.raises(Tr31Error):
         store.inject_dukpt("d", bytes(16), ipek_block(bytes(range(16))), IKSN)
-    with pytest.raises(DukptError):
-        store.inject_dukpt("d", KBPK, ipek_block(bytes(range(16))), dukpt.ksn_with_counter(IKSN, 3))
+    with pytest.raises(DukptError):  # eleven 1-bits: a counter no device ever uses
+        store.inject_dukpt(
+            "d", KBPK, ipek_block(bytes(range(16))), dukpt.ksn_with_counter(IKSN, 0x7FF)
+        )
+    assert store.slots() == []
+    mid = dukpt.ksn_with_counter(IKSN, 3)
+    assert store.inject_dukpt("d", KBPK, ipek_block(bytes(range(16))), mid).ksn == mid.hex().upper()
+    ksn, key = store.next_dukpt_key("d")
+    assert ksn == mid and key == dukpt.derive_transaction_key(bytes(range(16)), mid)
+    store.delete("d")
     assert store.slots() == []
 
 
