@@ -98,6 +98,8 @@ class _Ctx:
     icc: dict[str, bytes] = field(default_factory=dict)
     auth: emvauth.OnlineAuth | None = None
     issuer: emvauth.IssuerKeys | None = None
+    pin: str | None = field(default=None, repr=False)  # clear PIN, memory only
+    pin_checked: bool = False
     balance_delta: int = 0  # what this request did to a prepaid balance
 
 
@@ -142,10 +144,15 @@ class Processor:
         out["48"] = codec.build_de48(
             {"KS": de48["KS"]} | ({"BN": de48["BN"]} if "BN" in de48 else {})
         )
+        # Crypto first, outside the ledger lock, so it overlaps the group commit's fsync.
         parts = codec.mac_parts(raw, fields)
+        mac_valid = parts is not None and security.mac_ok(keys.mac_request, parts[0], parts[1])
+        ctx = _Ctx(fields=fields, de48=de48, tid=fields.get("41", ""), batch="", keys=keys)
+        if mac_valid:
+            self._precheck(ctx)
         with self.ledger.transaction():
             self.ledger.record_message("in", conn, fields)
-            if parts is None or not security.mac_ok(keys.mac_request, parts[0], parts[1]):
+            if not mac_valid:
                 out["39"] = "96"  # host-spec "Security": a request whose MAC fails gets 96
                 self.ledger.record_message("out", conn, out, note="MAC failed")
                 return Reply(out, keys.mac_response)
@@ -153,9 +160,8 @@ class Processor:
                 out["39"] = "12"
                 self.ledger.record_message("out", conn, out)
                 return Reply(out, keys.mac_response)
-            tid = fields.get("41", "")
-            batch = self.ledger.open_batch(tid, de48.get("BN"))
-            ctx = _Ctx(fields=fields, de48=de48, tid=tid, batch=batch, keys=keys)
+            tid = ctx.tid
+            batch = ctx.batch = self.ledger.open_batch(tid, de48.get("BN"))
             stan = fields.get("11", "")
             if self.ledger.stan_seen(tid, batch, stan):
                 out["39"] = "94"  # host-spec DE 39: duplicate STAN within the open batch
@@ -170,6 +176,23 @@ class Processor:
             reply.mac_key = keys.mac_response
             self.ledger.record_message("out", conn, reply.fields)
             return reply
+
+    def _precheck(self, ctx: _Ctx) -> None:
+        """PIN decryption and ARQC verification: pure, so done before taking the lock."""
+        f = ctx.fields
+        pan = f.get("2") or f.get("35", "").split("=")[0].split("D")[0]
+        if not pan.isdigit() or f.get("t") not in ("0100", "0200"):
+            return
+        try:
+            if "52" in f and ctx.keys is not None:
+                ctx.pin = security.decrypt_pin(ctx.keys, bytes.fromhex(f["52"]), pan)
+                ctx.pin_checked = True
+            if "55" in f:
+                ctx.icc = emvauth.parse_icc(f["55"])
+                ctx.issuer = self.rules.issuer_for(pan)
+                ctx.auth = emvauth.verify_arqc(ctx.issuer, pan, f.get("23", "000")[-2:], ctx.icc)
+        except (ValueError, KeyError, TypeError):
+            ctx.pin_checked, ctx.auth = False, None  # redone (and refused) in _card_checks
 
     def _dispatch(self, mti: str, ctx: _Ctx, out: dict[str, str]) -> Reply:
         if mti in ("0100", "0200"):
@@ -229,16 +252,18 @@ class Processor:
         if expiry and _expired(expiry, self.rules.current_date()):
             return "54"
         if "52" in f and ctx.keys is not None:
-            pin = security.decrypt_pin(ctx.keys, bytes.fromhex(f["52"]), ctx.pan)
-            if pin is None or (card.pin is not None and pin != card.pin):
+            if not ctx.pin_checked:
+                ctx.pin = security.decrypt_pin(ctx.keys, bytes.fromhex(f["52"]), ctx.pan)
+            if ctx.pin is None or (card.pin is not None and ctx.pin != card.pin):
                 return "55"
         elif card.pin_required:
             return "55"
         if "55" in f:
-            ctx.icc = emvauth.parse_icc(f["55"])
-            ctx.issuer = self.rules.issuer_for(ctx.pan)
-            psn = f.get("23", "000")[-2:]
-            ctx.auth = emvauth.verify_arqc(ctx.issuer, ctx.pan, psn, ctx.icc)
+            if ctx.auth is None:
+                ctx.icc = emvauth.parse_icc(f["55"])
+                ctx.issuer = self.rules.issuer_for(ctx.pan)
+                psn = f.get("23", "000")[-2:]
+                ctx.auth = emvauth.verify_arqc(ctx.issuer, ctx.pan, psn, ctx.icc)
             if ctx.auth.arqc_ok is False:
                 return "05"
             if self.rules.require_arqc and ctx.auth.arqc_ok is not True:

@@ -54,6 +54,16 @@ class _Conn:
         self.sock.close()
 
 
+@dataclass(slots=True)
+class _Held:
+    """A response kept back until the reversal of its request arrives."""
+
+    conn: _Conn
+    ready: threading.Event
+    frame: bytes = b""
+    deadline: float = float("inf")
+
+
 class HostSimulator:
     """Acquirer host speaking host-spec.md over TCP on 127.0.0.1.
 
@@ -85,7 +95,7 @@ class HostSimulator:
         self._conns: dict[int, _Conn] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._held: dict[tuple[str, str], tuple[_Conn, bytes, float]] = {}
+        self._held: dict[tuple[str, str], _Held] = {}
         self._stopped = False
         for rule in self.rules.faults:
             self.faults.next(
@@ -230,6 +240,10 @@ class HostSimulator:
             return self._deliver_fault(conn, armed, b"")
         if armed is not None and armed.fault is Fault.DELAY:
             time.sleep(armed.seconds)
+        hold_key = (fields.get("41", ""), fields.get("11", ""))
+        if armed is not None and armed.fault is Fault.AFTER_REVERSAL:
+            with self._lock:  # registered before processing: a fast 0400 still finds it
+                self._held[hold_key] = _Held(conn, threading.Event())
         try:
             reply = self.processor.handle(payload, fields, conn.ident)
         except HostError as exc:
@@ -241,9 +255,11 @@ class HostSimulator:
         if armed is None or armed.fault is Fault.DELAY:
             return conn.send(frame)
         if armed.fault is Fault.AFTER_REVERSAL:
-            key = (fields.get("41", ""), fields.get("11", ""))
-            with self._lock:
-                self._held[key] = (conn, frame, time.monotonic() + HOLD_MAX_SECONDS)
+            held = self._held.get(hold_key)
+            if held is not None:
+                held.frame = frame
+                held.deadline = time.monotonic() + HOLD_MAX_SECONDS
+                held.ready.set()
             return True
         return self._deliver_fault(conn, armed, frame)
 
@@ -275,8 +291,7 @@ class HostSimulator:
         now = time.monotonic()
         with self._lock:
             held = self._held.pop(key, None)
-            for k in [k for k, (_, _, t) in self._held.items() if t < now]:
+            for k in [k for k, h in self._held.items() if h.deadline < now]:
                 del self._held[k]
-        if held is not None:
-            conn, frame, _ = held
-            conn.send(frame)
+        if held is not None and held.ready.wait(5.0):
+            held.conn.send(held.frame)

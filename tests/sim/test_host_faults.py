@@ -135,6 +135,9 @@ def test_reply_after_reversal_same_connection(client: Client, host: HostSimulato
 def test_reply_after_reversal_other_connection(client: Client, host: HostSimulator) -> None:
     host.faults.next(Fault.AFTER_REVERSAL, mti="0200")
     sale = _sale_no_wait(client, 901)
+    deadline = time.monotonic() + 5
+    while not host.ledger.charges(pan=VISA) and time.monotonic() < deadline:
+        time.sleep(0.01)  # the sale is processed (and its answer held) before the 0400
     other = Client(
         host.port, tid=client.tid, stan=client.stan, ksn_counter=client.ksn_counter
     ).connect()
