@@ -44,7 +44,11 @@ def test_inject_dukpt_list_and_use(
          "--ksn", KSN, "--config", str(rig["config"])]
     )  # fmt: skip
     assert code == 0
-    injected = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr()
+    ipek = dukpt.derive_ipek(BDK, bytes.fromhex(KSN))
+    for text in (out.out, out.err):
+        assert ipek.hex().upper() not in text.upper() and KBPK_HEX not in text.upper()
+    injected = json.loads(out.out)
     assert injected["slot"] == "dukpt" and injected["usage"] == "B1"
     assert injected["ksn"] == "FFFF9876543210E00001"
     assert main(["keys", "list", "--config", str(rig["config"])]) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import signal
@@ -81,9 +82,10 @@ def test_plain_keys_keep_their_usage(tmp_path: Path) -> None:
 
 
 def test_no_key_bytes_in_file_repr_or_listing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Scan the store file, reprs and captured output for every generated key."""
+    """Scan the store file, reprs, logs and captured output for every generated key."""
+    caplog.set_level(logging.DEBUG)
     rng = random.Random(4)
     ipek = rng.randbytes(16)
     plain = rng.randbytes(16)
@@ -98,7 +100,13 @@ def test_no_key_bytes_in_file_repr_or_listing(
         secrets += [key, dukpt.pin_variant(key), dukpt.mac_request_variant(key)]
     blob = default_store_path(tmp_path).read_bytes()
     shown = " ".join(
-        [repr(store), repr(store.slots()), repr(store.get_key("mac")), capsys.readouterr().out]
+        [
+            repr(store),
+            repr(store.slots()),
+            repr(store.get_key("mac")),
+            capsys.readouterr().out,
+            caplog.text,
+        ]
     ).encode()
     for secret in secrets:
         for needle in needles(secret):

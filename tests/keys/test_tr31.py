@@ -45,7 +45,7 @@ PUBLISHED = [
         "88E1AB2A2E3DD38C1FA039A536500CC8A87AB9D62DC92C01058FA79F44657DE6",
         "D0112P0AE00E0000B82679114F470F540165EDFBF7E250FCEA43F810D215F8D207E2E417C07156A27E8E31DA05F7425509593D03A457DC34",
         "3F419E1CB7079442AA37474C2EFBF8B8",
-        None,
+        "08793E",
     ),
     (
         "EFE0853B256B583D868F251CE99EA1D9",
@@ -79,8 +79,8 @@ def test_unwrap_published_blocks(kbpk: str, block: str, key: str, kcv: str | Non
     header, clear = tr31.unwrap(bytes.fromhex(kbpk), block)
     assert clear.hex().upper() == key
     assert header.version_id == block[0] and header.key_usage == block[5:7]
-    if kcv is not None:
-        assert tr31.TaggedKey(header, clear).kcv == kcv
+    if kcv is not None:  # AES: 5-byte CMAC KCV (X9.24-1:2017), published as 3 bytes
+        assert tr31.TaggedKey(header, clear).kcv.startswith(kcv)
 
 
 def test_optional_ks_block_and_header_fields() -> None:
@@ -101,6 +101,7 @@ def test_aes256_data_key_in_d_block() -> None:
     )
     assert header.key_usage == "D0" and header.algorithm == "A"
     assert key.hex().upper() == "BE19E6A07A760F10EF8E83A226B63AAD141F463FDDD4F47DB244B4023EC3CACC"
+    assert tr31.TaggedKey(header, key).kcv.startswith("0A00E3")
 
 
 def test_wrap_reproduces_a_7_4_with_its_padding() -> None:
