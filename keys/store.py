@@ -443,6 +443,12 @@ class KeyStore:
                 return info
         raise KeyStoreError(f"key store has no slot {name!r}")
 
+    def verify(self, name: str) -> SlotInfo:
+        """Check slot ``name`` opens with this root secret (nothing is returned but its
+        listing); raises `KeyStoreError` for a missing slot, wrong secret or tampering."""
+        self._open(self._load(), name)
+        return self._info(name)
+
     def get_key(self, name: str) -> tr31.TaggedKey:
         """The usage-tagged key in a ``key`` slot (use it via `TaggedKey.use`)."""
         doc = self._load()
@@ -549,7 +555,9 @@ def open_dukpt_source(config: _HasKeyPaths, slot: str = "dukpt") -> StoreKeySour
     """
     store = KeyStore.open_file(config.keys.store_file, FileRootSecret(config.keys.root_secret_file))
     kinds = {info.name: info.kind for info in store.slots()}
-    if kinds.get(slot) != KIND_DUKPT:
+    if kinds.get(slot) == KIND_DUKPT:
+        store.verify(slot)  # fail now, not mid-transaction, on a wrong root secret
+    else:
         raise KeyStoreError(
             f"key store {config.keys.store_file} has no TDES DUKPT slot {slot!r}; "
             f"inject one with: posterm keys inject BLOCK --slot {slot} --ksn KSN"

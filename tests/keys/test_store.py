@@ -282,10 +282,14 @@ def test_open_dukpt_source_for_the_terminal(tmp_path: Path) -> None:
 
     with pytest.raises(KeyStoreError):
         open_dukpt_source(Config())
-    FileRootSecret(Paths.root_secret_file, create=True).root_secret()
+    root_hex = FileRootSecret(Paths.root_secret_file, create=True).root_secret().hex()
     ipek = bytes(range(16))
     store = KeyStore.open_file(Paths.store_file, FileRootSecret(Paths.root_secret_file))
     store.inject_dukpt("dukpt", KBPK, ipek_block(ipek), IKSN)
+    Paths.root_secret_file.write_text("22" * 32)
+    with pytest.raises(KeyStoreError, match="wrong root secret"):
+        open_dukpt_source(Config())
+    Paths.root_secret_file.write_text(root_hex)
     source = open_dukpt_source(Config())
     first, second = source.next_session(), source.next_session()
     assert dukpt.ksn_counter(first.ksn) == 1 and dukpt.ksn_counter(second.ksn) == 2
