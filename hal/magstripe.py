@@ -150,7 +150,11 @@ def _parse_track(fmt: TrackFormat, text: str, start: int) -> tuple[str, int]:
         raise SentinelError(f"track {fmt.number}: no end sentinel")
     body = text[start : end + 1]
     data = body[1:-1]
-    if data == "E":
+    # "%E?" / ";E?" without a matching LRC is the reader's own "could not read"
+    reader_error = data == "E" and (
+        end + 1 >= len(text) or fmt.code(text[end + 1]) != lrc(fmt, body)
+    )
+    if reader_error:
         raise TrackReadError(f"track {fmt.number}: reader reported a read error")
     if end + 1 >= len(text):
         raise LrcError(f"track {fmt.number}: LRC character missing")
