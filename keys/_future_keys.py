@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from keys.errors import DukptError
+
 Registers = list[bytes | None]
 
 
@@ -45,7 +47,8 @@ def advance(
     low_bit = counter & -counter
     pointer = index_of(low_bit, bits)
     key = registers[pointer]
-    assert key is not None  # callers check current_key first
+    if key is None:
+        raise DukptError("current future-key register is empty")
     if counter.bit_count() < max_ones:
         bit = low_bit >> 1
         while bit:

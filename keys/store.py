@@ -256,6 +256,13 @@ class DukptKeys:
         return dukpt.data_encryption_key(dukpt.data_response_variant(self.transaction_key))
 
 
+def _slots(doc: dict[str, object]) -> dict[str, dict[str, object]]:
+    slots = doc["slots"]
+    if not isinstance(slots, dict):
+        raise KeyStoreError("key store file has no slot table")
+    return slots
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -310,8 +317,7 @@ class KeyStore:
             doc["salt"] = self._random(16).hex()
         salt = bytes.fromhex(str(doc["salt"]))
         key = HKDF(self._root.root_secret(), 32, salt, SHA256, context=_HKDF_CONTEXT)
-        assert isinstance(key, bytes)
-        return key
+        return bytes(key)
 
     @staticmethod
     def _aad(name: str, meta: Mapping[str, object]) -> bytes:
@@ -327,14 +333,10 @@ class KeyStore:
         sealed, tag = cipher.encrypt_and_digest(secret)
         meta["nonce"] = _b64(nonce)
         meta["sealed"] = _b64(sealed + tag)
-        slots = doc["slots"]
-        assert isinstance(slots, dict)
-        slots[name] = meta
+        _slots(doc)[name] = meta
 
     def _open(self, doc: dict[str, object], name: str) -> tuple[dict[str, object], bytes]:
-        slots = doc["slots"]
-        assert isinstance(slots, dict)
-        meta = slots.get(name)
+        meta = _slots(doc).get(name)
         if not isinstance(meta, dict):
             raise KeyStoreError(f"key store has no slot {name!r}")
         try:
@@ -352,8 +354,7 @@ class KeyStore:
     def slots(self) -> list[SlotInfo]:
         """Every slot with usage and KCV (no secret is opened)."""
         doc = self._load()
-        slots = doc["slots"]
-        assert isinstance(slots, dict)
+        slots = _slots(doc)
         out = []
         for name in sorted(slots):
             meta = slots[name]
@@ -507,9 +508,7 @@ class KeyStore:
     def delete(self, name: str) -> None:
         with self._backend.locked():
             doc = self._load()
-            slots = doc["slots"]
-            assert isinstance(slots, dict)
-            if slots.pop(name, None) is None:
+            if _slots(doc).pop(name, None) is None:
                 raise KeyStoreError(f"key store has no slot {name!r}")
             self._save(doc)
 
