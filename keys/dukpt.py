@@ -12,7 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from keys import _future_keys as _fk
-from keys._primitives import check_length, des_encrypt, kcv, tdes_cbc_encrypt, tdes_encrypt, xor
+from keys._primitives import (
+    check_length,
+    des_encrypt,
+    kcv,
+    tdes_cbc_decrypt,
+    tdes_cbc_encrypt,
+    tdes_encrypt,
+    xor,
+)
 from keys.errors import DukptError, DukptExhaustedError
 
 KSN_LENGTH = 10
@@ -143,10 +151,17 @@ def data_encryption_key(variant_key: bytes) -> bytes:
     return tdes_encrypt(variant_key, variant_key)
 
 
-def encrypt_data(variant_key: bytes, data: bytes) -> bytes:
-    """TDES-CBC (zero IV, zero padding) under the one-way data key, as in A.4 examples."""
+def encrypt_data(variant_key: bytes, data: bytes, iv: bytes = bytes(8)) -> bytes:
+    """TDES-CBC (zero padding) under the one-way data key, as in the A.4 examples."""
     padded = data + bytes(-len(data) % 8)
-    return tdes_cbc_encrypt(data_encryption_key(variant_key), bytes(8), padded)
+    return tdes_cbc_encrypt(data_encryption_key(variant_key), iv, padded)
+
+
+def decrypt_data(variant_key: bytes, data: bytes, iv: bytes = bytes(8)) -> bytes:
+    """Inverse of `encrypt_data` (the zero padding is left for the caller to strip)."""
+    if len(data) % 8:
+        raise DukptError(f"encrypted data length {len(data)} is not a multiple of 8")
+    return tdes_cbc_decrypt(data_encryption_key(variant_key), iv, data)
 
 
 @dataclass(slots=True)

@@ -133,6 +133,8 @@ def test_mac_and_data_variants(
     assert retail_mac(dukpt.mac_response_variant(key), MAC_DATA).hex().upper() == mac_resp
     assert dukpt.encrypt_data(dukpt.data_request_variant(key), MAC_DATA).hex().upper() == data_req
     assert dukpt.encrypt_data(dukpt.data_response_variant(key), MAC_DATA).hex().upper() == data_resp
+    clear = dukpt.decrypt_data(dukpt.data_request_variant(key), bytes.fromhex(data_req))
+    assert clear == MAC_DATA + bytes(7)
 
 
 def test_variants_differ_pairwise() -> None:

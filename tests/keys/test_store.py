@@ -297,3 +297,32 @@ def test_open_dukpt_source_for_the_terminal(tmp_path: Path) -> None:
     assert second.mac_request_key() == dukpt.mac_request_variant(key)
     assert second.mac_response_key() == dukpt.mac_response_variant(key)
     assert second.pin_key() == dukpt.pin_variant(key)
+
+
+def test_concurrent_writers_never_share_a_ksn(tmp_path: Path) -> None:
+    """Two processes drawing keys from one store at once: the flock serialises them, so
+    no KSN (and no key) is handed out twice."""
+    store = make_store(tmp_path)
+    store.inject_dukpt("dukpt", KBPK, ipek_block(bytes(range(16))), IKSN)
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(default_store_path(tmp_path)), ROOT],
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+    time.sleep(0.4)
+    seen: list[bytes] = []
+    for proc in procs:
+        proc.send_signal(signal.SIGKILL)
+        assert proc.stdout is not None
+        seen += [line.strip() for line in proc.stdout.read().splitlines() if line.strip()]
+        proc.wait(timeout=10)
+    assert len(seen) > 2
+    assert len(seen) == len(set(seen))
