@@ -1,0 +1,1 @@
+"""Built-in `posterm certify` suite: emv.recording JSON documents (TEST ONLY cards)."""
