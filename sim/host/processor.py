@@ -506,6 +506,9 @@ class Processor:
         f = ctx.fields
         rrn = f.get("37")
         match = self.ledger.find_by_rrn(ctx.tid, rrn) if rrn else None
+        de90 = f.get("90", "")
+        if match is None and len(de90) >= 10:  # offline advices have no RRN: use DE 90
+            match = self.ledger.find_original(ctx.tid, de90[4:10], de90[:4])
         self.ledger.add_upload(
             tid=ctx.tid,
             batch=ctx.batch,

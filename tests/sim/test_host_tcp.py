@@ -363,12 +363,19 @@ def test_settlement_95_then_upload_then_close(client: Client, host: HostSimulato
         fields |= {"37": txn.fields["37"], "38": txn.fields.get("38", "")}
         up = client.exchange(fields, BN="000001")
         assert up.fields["t"] == "0330" and up.rc == "00"
-    close = _settle(client, "960000", (1, 300), (2, 3500))
+    # an offline advice uploaded without RRN is matched through DE 90
+    advice = client.base("0220", **{"2": VISA, "3": "000000", "4": "000000000100", "39": "Y3"})
+    advice_stan = advice["11"]
+    assert client.exchange(advice, BN="000001").rc == "00"
+    up = client.base("0320", **{"2": VISA, "3": "000000", "4": "000000000100"})
+    up["90"] = "0220" + advice_stan + "1125101500" + "0" * 22
+    assert client.exchange(up, BN="000001").rc == "00"
+    close = _settle(client, "960000", (1, 300), (3, 3600))
     assert close.rc == "00"
     settlements = host.ledger.settlements(client.tid)
     assert [s["rc"] for s in settlements] == ["95", "00"]
     assert settlements[0]["host"].debits == 2 and settlements[0]["host"].debit_amount == 3500
-    assert "3 uploads, 0 unmatched" in settlements[1]["note"]
+    assert "4 uploads, 0 unmatched" in settlements[1]["note"]
     assert host.ledger.batch_state(client.tid, "000001") == "closed"
 
 
