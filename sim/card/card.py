@@ -352,8 +352,10 @@ class VirtualCard:
     def _verify(self, header: bytes, data: bytes) -> bytes:
         # EMV 4.4 Book 3, 6.5.12 VERIFY; Book 2, 7.2 enciphered PIN
         app = self.session.app
-        if app is None or app.pin is None:
+        if app is None:
             return _sw(SW_CONDITIONS)
+        if app.pin is None and self.states[app.aid].pin is None:
+            return _sw(SW_REF_DATA_INVALID)  # no reference PIN: Book 3 10.5.1 reads it as blocked
         if header[2] != 0x00 or header[3] not in (0x80, 0x88):
             return _sw(SW_WRONG_P1P2)
         state = self.states[app.aid]
@@ -491,7 +493,7 @@ class VirtualCard:
 
     def _first_decision(self, app: Application, state: AppState, requested: int) -> int:
         # EMV 4.4 Book 3, 10.8 card action analysis with the profile's risk rules
-        if requested == CID_AAC:
+        if requested == CID_AAC or state.blocked:
             return CID_AAC
         risk = app.risk
         amount = int(self.session.terminal.get("9F02", b"\x00").hex() or "0")
@@ -530,7 +532,7 @@ class VirtualCard:
                 session.arqc,
                 _trim91(app, values["91"]),
             )
-        if requested != CID_TC:
+        if requested != CID_TC or state.blocked:  # a script may have blocked the application
             return CID_AAC
         if session.issuer_auth is False and app.risk.decline_on_issuer_auth_failure:
             return CID_AAC

@@ -286,7 +286,7 @@ def test_pin_blocked_profile() -> None:
 
 def test_no_pin_card_refuses_verify_and_has_no_try_counter() -> None:
     txn = select_and_read(_card("visa-signature"))
-    assert txn.send(apdu("00200080", bytes.fromhex("241234FFFFFFFFFF"), le=False))[1] == 0x6985
+    assert txn.send(apdu("00200080", bytes.fromhex("241234FFFFFFFFFF"), le=False))[1] == 0x6984
     assert txn.send("80CA9F1700")[1] == 0x6A88
 
 

@@ -224,6 +224,9 @@ def test_application_block_script_needs_a_valid_mac(name: str) -> None:
     _, sw = txn.send(header + mac)
     assert sw == 0x9000
     assert card.states[app.aid].blocked
+    body, sw, _ = generate_ac(txn, 0x40, "8D")
+    cid = body[2] if body[0] == 0x80 else tlv_flat(body)["9F27"][0]
+    assert sw == 0x9000 and cid == 0x00, "a blocked application answers AAC"
     _, sw = txn.send("00A40400" + f"{len(app.aid):02X}" + app.aid.hex() + "00")
     assert sw == 0x6283
     _, sw = txn.send("80A8000002830000")
