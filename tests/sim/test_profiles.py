@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.card import ProfileError, VirtualCard, list_profiles, load_profile
 from sim.card.dol import dol_length
@@ -150,3 +153,72 @@ def test_profile_load_is_cached_and_fast() -> None:
     for _ in range(100):
         load_profile("visa-cda")
     assert time.perf_counter() - start < 0.5
+
+
+LAYOUT_TAGS = [
+    "57",
+    "5F20",
+    "5A",
+    "5F24",
+    "5F25",
+    "5F28",
+    "5F34",
+    "9F07",
+    "8E",
+    "9F0D",
+    "9F0E",
+    "9F0F",
+]
+LAYOUT_TAGS += ["8C", "8D", "9F08", "9F42", "9F44", "9F14", "9F23", "5F30", "9F49"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    order=st.permutations(LAYOUT_TAGS),
+    cuts=st.lists(st.integers(1, len(LAYOUT_TAGS) - 1), min_size=1, max_size=4, unique=True),
+    sfis=st.lists(st.sampled_from([1, 2, 4, 9, 11, 12, 20]), min_size=5, max_size=5),
+    oda=st.lists(st.booleans(), min_size=5, max_size=5),
+    pads=st.lists(st.integers(0, 3), min_size=5, max_size=5),
+)
+def test_any_record_layout_gives_consistent_afl_and_cda_certificate(
+    order: list[str], cuts: list[int], sfis: list[int], oda: list[bool], pads: list[int]
+) -> None:
+    """Records in any order over SFIs 1-30 (whole-record hashing above SFI 10, Book 3
+    10.3), with '00' padding: the AFL lists them and the ICC certificate hash holds."""
+    from sim.card.profile import build_profile
+    from tests.sim.test_card_kit import recover_icc, recover_issuer
+
+    bounds = [0, *sorted(cuts), len(order)]
+    groups = [order[a:b] for a, b in itertools.pairwise(bounds)]
+    records, used = [], {}
+    for i, tags in enumerate(groups):
+        sfi = sfis[i]
+        used[sfi] = used.get(sfi, 0) + 1
+        records.append(
+            {"sfi": sfi, "record": used[sfi], "tags": tags, "oda": oda[i], "pad": pads[i]}
+        )
+    records += [
+        {"sfi": 3, "record": 1, "tags": ["8F", "9F32", "92", "9F47", "9F48"]},
+        {"sfi": 3, "record": 2, "tags": ["90"]},
+        {"sfi": 3, "record": 3, "tags": ["9F46"]},
+    ]
+    raw = {
+        "name": "layout",
+        "applications": [
+            {
+                "aid": "A0000000031010",
+                "pan": "4761739001010226",
+                "oda": "cda",
+                "ca_index": "F1",
+                "issuer_key": "issuer-1152",
+                "icc_key": "icc-768",
+                "records": records,
+            }
+        ],
+    }
+    profile = build_profile(raw)
+    txn = select_and_read(VirtualCard(profile))
+    assert {(s, n) for s, n, _, _ in txn.records} == {
+        (r.sfi, r.number) for r in profile.applications[0].records
+    }
+    recover_icc(txn, recover_issuer(txn))
