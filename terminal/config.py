@@ -94,7 +94,7 @@ class CaKey:
     index: int  # 8F, 0..255
     modulus: bytes
     exponent: bytes
-    expiry: str | None = None  # YYMMDD, informative
+    expiry: str | None = None  # YYMMDD or YYYYMMDD, informative
     sha1: bytes | None = None  # check value from the scheme, when given
 
 
@@ -246,7 +246,7 @@ def parse_config(
             "host",
             "merchants",
             "ca_keys",
-            "revoked",
+            "revocations",
             "exception_file",
             "aids",
             "keys",
@@ -260,8 +260,8 @@ def parse_config(
     host = _host(_table(data, "host", required=True))
     merchants = _merchants(data.get("merchants"), terminal)
     ca_keys = _ca_keys(data.get("ca_keys"))
-    revoked = tuple(
-        _revoked(item, f"revoked[{i}]") for i, item in enumerate(_array(data, "revoked"))
+    revoked = builtin_revocations() + tuple(
+        _revoked(item, f"revocations[{i}]") for i, item in enumerate(_array(data, "revocations"))
     )
     exceptions = frozenset(
         _exception(item, f"exception_file[{i}]")
@@ -447,6 +447,16 @@ def builtin_ca_keys() -> tuple[CaKey, ...]:
     )
 
 
+def builtin_revocations() -> tuple[RevokedCertificate, ...]:
+    """The built-in (test) CA revocation list, from terminal/data/ca_keys.toml."""
+    text = resources.files("terminal.data").joinpath("ca_keys.toml").read_text("utf-8")
+    data = tomllib.loads(text)
+    return tuple(
+        _revoked(item, f"builtin revocations[{i}]")
+        for i, item in enumerate(data.get("revocations", []))
+    )
+
+
 def _ca_keys(value: Any) -> tuple[CaKey, ...]:
     keys = {(k.rid, k.index): k for k in builtin_ca_keys()}
     if value is not None:
@@ -470,9 +480,9 @@ def _ca_key(item: Any, s: str) -> CaKey:
         raise ConfigError(f"{s}.exponent", "must be 03 or 010001")
     expiry = item.get("expiry")
     if expiry is not None and not (
-        isinstance(expiry, str) and len(expiry) == 6 and expiry.isdigit()
+        isinstance(expiry, str) and len(expiry) in (6, 8) and expiry.isdigit()
     ):
-        raise ConfigError(f"{s}.expiry", "must be 6 digits YYMMDD")
+        raise ConfigError(f"{s}.expiry", "must be digits YYMMDD or YYYYMMDD")
     sha1 = _hexbytes(item, s, "sha1", 20) if "sha1" in item else None
     return CaKey(
         rid=_hexbytes(item, s, "rid", 5),

@@ -225,3 +225,16 @@ def test_tls_with_pin() -> None:
     doc["host"] = {"url": "tls://localhost:8443", "pin_sha256": "AB" * 32}
     host = parse_config(doc).host
     assert host.scheme == "tls" and host.address == "localhost" and host.pin_sha256 == b"\xab" * 32
+
+
+def test_builtin_test_ca_keys_and_revocations() -> None:
+    config = parse_config(base())
+    visa = config.ca_key(bytes.fromhex("A000000003"), 0xF1)
+    assert visa is not None and visa.exponent == b"\x03" and len(visa.modulus) >= 64
+    assert config.is_revoked(bytes.fromhex("A000000003"), 0xF1, bytes.fromhex("DEAD01"))
+    doc = base()
+    doc["revocations"] = [{"rid": "A000000004", "index": "F4", "serial": "000001"}]
+    assert parse_config(doc).is_revoked(bytes.fromhex("A000000004"), 0xF4, b"\x00\x00\x01")
+    doc["revocations"] = [{"rid": "A000000004", "index": "F4", "serial": "01"}]
+    with pytest.raises(ConfigError, match=r"revocations\[0\]\.serial: must be 3 bytes"):
+        parse_config(doc)
