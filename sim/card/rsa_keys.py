@@ -11,6 +11,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from Crypto.PublicKey import RSA
+
 from sim.errors import SimError
 
 KEY_FILE = Path(__file__).resolve().parent.parent / "ca" / "test_keys.toml"
@@ -31,8 +33,10 @@ class RsaKey:
     rid: str = ""
     index: str = ""
     expiry: str = ""
+    p: int = 0  # primes, for CRT (recovered from n, e, d at load)
+    q: int = 0
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # never the private exponent or the primes
         return f"RsaKey({self.name!r}, {self.size * 8} bits)"
 
     @property
@@ -51,7 +55,14 @@ class RsaKey:
     def sign_raw(self, block: bytes) -> bytes:
         """The RSA private operation on a block of exactly ``size`` bytes (Book 2 A2.1)."""
         value = int.from_bytes(block, "big")
-        return pow(value, self.private_exponent, self.modulus).to_bytes(self.size, "big")
+        if not self.p:
+            return pow(value, self.private_exponent, self.modulus).to_bytes(self.size, "big")
+        # CRT: four times fewer multiplications than one full-size exponentiation
+        p, q = self.p, self.q
+        m1 = pow(value, self.private_exponent % (p - 1), p)
+        m2 = pow(value, self.private_exponent % (q - 1), q)
+        h = (pow(q, -1, p) * (m1 - m2)) % p
+        return (m2 + h * q).to_bytes(self.size, "big")
 
     def recover(self, block: bytes) -> bytes:
         """The public operation: what a terminal does to a certificate or signature."""
@@ -65,11 +76,15 @@ def key_pool() -> dict[str, RsaKey]:
     data = tomllib.loads(KEY_FILE.read_text())
     pool: dict[str, RsaKey] = {}
     for entry in data["keys"]:
+        n, e, d = (int(entry[k], 16) for k in ("modulus", "exponent", "private_exponent"))
+        primes = RSA.construct((n, e, d), consistency_check=False)
         pool[entry["name"]] = RsaKey(
             name=entry["name"],
-            modulus=int(entry["modulus"], 16),
-            exponent=int(entry["exponent"], 16),
-            private_exponent=int(entry["private_exponent"], 16),
+            modulus=n,
+            exponent=e,
+            private_exponent=d,
+            p=int(primes.p),
+            q=int(primes.q),
             rid=entry.get("rid", ""),
             index=entry.get("index", ""),
             expiry=entry.get("expiry", ""),

@@ -234,3 +234,19 @@ def test_revoked_and_expired_certificate_profile() -> None:
     assert key in revoked()
     recover_icc(txn, chain)
     assert chain.icc_fields["expiry"] == bytes.fromhex("1221"), "expired December 2021"
+
+
+@pytest.mark.parametrize("name", ["ca-visa-f1", "issuer-1984", "icc-768", "pin-768"])
+def test_crt_private_operation_matches_plain_rsa(name: str) -> None:
+    import dataclasses
+
+    from sim.card.rsa_keys import get_key
+
+    key = get_key(name)
+    assert key.p * key.q == key.modulus
+    plain = dataclasses.replace(key, p=0, q=0)
+    block = bytes([0x6A]) + bytes(range(key.size - 2)) + b"\xbc"
+    block = block[: key.size]
+    assert key.sign_raw(block) == plain.sign_raw(block)
+    assert key.recover(key.sign_raw(block)) == block
+    assert "private" not in repr(key) and str(key.p) not in repr(key)
