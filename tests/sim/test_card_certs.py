@@ -250,3 +250,13 @@ def test_crt_private_operation_matches_plain_rsa(name: str) -> None:
     assert key.sign_raw(block) == plain.sign_raw(block)
     assert key.recover(key.sign_raw(block)) == block
     assert "private" not in repr(key) and str(key.p) not in repr(key)
+
+
+def test_published_ca_public_keys_match_the_signing_keys() -> None:
+    from sim.card.rsa_keys import ca_key
+
+    for (rid, index), (modulus, exponent) in ca_keys().items():
+        key = ca_key(rid, index)
+        assert (key.modulus, key.exponent) == (modulus, exponent)
+        block = b"\x6a" + b"\x11" * (key.size - 2) + b"\xbc"
+        assert rsa_recover(key.sign_raw(block), modulus, exponent) == block
