@@ -122,6 +122,9 @@ class KernelConfig:
     pse_enabled: bool = True  # try 1PAY.SYS.DDF01 before the AID list
     support_cardholder_confirmation: bool = True
     default_floor_limit: int = 0
+    # Book 3, 10.6 performs terminal risk management when the AIP asks for it; some
+    # acquirers require it on every transaction regardless of the AIP.
+    risk_management_regardless_of_aip: bool = False
 
     def aid_entry(self, card_aid: bytes) -> AidEntry | None:
         """The AID-table row a card AID is selected under (longest terminal AID wins)."""

@@ -111,6 +111,10 @@ class TransactionContext:
             {
                 0x9F02: bcd(txn.amount, 6),
                 0x9F03: bcd(txn.amount_other, 6),
+                0x81: txn.amount.to_bytes(4, "big") if txn.amount < 1 << 32 else b"\xff" * 4,
+                0x9F04: txn.amount_other.to_bytes(4, "big")
+                if txn.amount_other < 1 << 32
+                else b"\xff" * 4,
                 0x9A: bcd_date(txn.date),
                 0x9F21: bytes.fromhex(
                     f"{txn.time.hour:02d}{txn.time.minute:02d}{txn.time.second:02d}"

@@ -28,7 +28,8 @@ def terminal_risk_management(
     if ctx.txn.force_online:
         ctx.tvr |= TVR.MERCHANT_FORCED_ONLINE
     check_exception_file(ctx)
-    if AIP.TERMINAL_RISK_MANAGEMENT_TO_BE_PERFORMED not in ctx.aip:
+    asked = AIP.TERMINAL_RISK_MANAGEMENT_TO_BE_PERFORMED in ctx.aip
+    if not asked and not ctx.config.risk_management_regardless_of_aip:
         return None
     floor_limit = _floor_limit(ctx)
     logged = callbacks.split_sales_amount(ctx.pan_masked) if ctx.card.get(0x5A) else 0

@@ -221,6 +221,8 @@ def final_selection(
         ctx.card[0x84] = name
         ctx.card[0x4F] = name
         if ctx.aid_entry is not None:
+            ctx.terminal[0x9F06] = ctx.aid_entry.aid  # AID - terminal
+            ctx.terminal[0x9F1B] = min(ctx.aid_entry.floor_limit, 0xFFFFFFFF).to_bytes(4, "big")
             ctx.terminal[0x9F09] = ctx.aid_entry.application_version
             ctx.terminal.update(ctx.aid_entry.extra_terminal_data)
         return None

@@ -122,8 +122,17 @@ def test_yymmdd_round_trip(day: dt.date) -> None:
 # --- terminal risk management ------------------------------------------------------
 
 
-def risk_context(amount: int = 1500, lcol: int | None = 5, ucol: int | None = 10, **kwargs: object):  # type: ignore[no-untyped-def]
-    ctx = context(config(**kwargs), amount=amount) if kwargs else context(amount=amount)
+def risk_context(
+    amount: int = 1500,
+    lcol: int | None = 5,
+    ucol: int | None = 10,
+    always: bool = False,
+    **kwargs: object,
+):  # type: ignore[no-untyped-def]
+    cfg = config(**kwargs) if kwargs else config()
+    if always:
+        cfg = dataclasses.replace(cfg, risk_management_regardless_of_aip=True)
+    ctx = context(cfg, amount=amount)
     ctx.aid_entry = ctx.config.aids[0]
     ctx.aip = AIP.TERMINAL_RISK_MANAGEMENT_TO_BE_PERFORMED
     ctx.card[0x5A] = PAN_BCD
@@ -238,3 +247,26 @@ def test_exception_file_match() -> None:
     ctx.card[0x5A] = PAN_BCD
     terminal_risk_management(ctx, counters(5, 3), RecordingCallbacks())
     assert TVR.CARD_ON_TERMINAL_EXCEPTION_FILE in ctx.tvr
+
+
+def test_risk_regardless_of_aip_when_configured() -> None:
+    ctx = risk_context(amount=100000, always=True)
+    ctx.aip = AIP(0)
+    terminal_risk_management(ctx, counters(5, 3), RecordingCallbacks())
+    assert TVR.FLOOR_LIMIT_EXCEEDED in ctx.tvr
+
+
+def test_binary_amounts_and_terminal_aid_for_dols() -> None:
+    from emv.callbacks import Candidate
+    from emv.selection import final_selection
+    from tests.emv.scripted import VISA, fci, select_cmd
+
+    ctx = context(amount=1500, amount_other=200)
+    ctx.candidates = [Candidate(VISA)]
+    final_selection(
+        ctx, ScriptedTransport({select_cmd(VISA): fci(VISA) + OK}), RecordingCallbacks()
+    )
+    assert ctx.get(0x81) == (1500).to_bytes(4, "big") and ctx.get(0x9F04) == (200).to_bytes(
+        4, "big"
+    )
+    assert ctx.get(0x9F06) == VISA and ctx.get(0x9F1B) == (10000).to_bytes(4, "big")
