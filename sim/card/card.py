@@ -321,7 +321,30 @@ class VirtualCard:
         for tag in ("9F6C", "9F6E", "5F34"):
             if tag in app.data:
                 body += _tlv(tag, app.data[tag])
+        if app.oda == "fdda" and app.icc_key is not None:
+            body += self._fdda(app, terminal)
         return _tlv("77", body) + _sw(SW_OK)
+
+    def _fdda(self, app: Application, terminal: dict[str, bytes]) -> bytes:
+        """fDDA version 01 (EMV Contactless Book C-3): the SDAD covers UN, amount,
+        currency and the Card Authentication Related Data (9F69)."""
+        assert app.icc_key is not None
+        card_un = self._rng(4)
+        auth_data = b"\x01" + card_un + app.data.get("9F6C", b"\x00\x00")
+        terminal_data = (
+            terminal.get("9F37", b"")
+            + terminal.get("9F02", b"")
+            + terminal.get("5F2A", b"")
+            + auth_data
+        )
+        number = self._rng(8)
+        sdad = signed_dynamic_data(
+            app.icc_key,
+            icc_dynamic_data=bytes([len(number)]) + number,
+            terminal_data=terminal_data,
+            corrupt="sdad" in self.faults.bad_signatures,
+        )
+        return _tlv("9F69", auth_data) + _tlv("9F4B", sdad)
 
     # -- GET DATA ---------------------------------------------------------------------
     def _get_data(self, header: bytes, data: bytes) -> bytes:

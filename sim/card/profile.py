@@ -304,7 +304,13 @@ def _application(entry: dict[str, Any], faults: Faults, profile: str) -> Applica
     ddol = bytes.fromhex(entry.get("ddol", "9F3704" if oda in ("dda", "cda") else ""))
     dol_length(pdol), dol_length(cdol1), dol_length(cdol2), dol_length(ddol)  # validate early
 
-    aip_default = {"none": 0, "sda": AIP_SDA, "dda": AIP_DDA, "cda": AIP_DDA | AIP_CDA}[oda]
+    aip_default = {
+        "none": 0,
+        "sda": AIP_SDA,
+        "dda": AIP_DDA,
+        "cda": AIP_DDA | AIP_CDA,
+        "fdda": AIP_DDA,
+    }[oda]
     aip_default |= AIP_CVM | AIP_TRM | AIP_ISSUER_AUTH
     aip = bytes.fromhex(entry["aip"]) if "aip" in entry else bytes([aip_default, 0x00])
 
@@ -336,13 +342,15 @@ def _application(entry: dict[str, Any], faults: Faults, profile: str) -> Applica
     }
     if ddol:
         data["9F49"] = ddol
-    if oda == "sda":
+    if oda in ("sda", "fdda"):
         data["9F4A"] = bytes.fromhex("82")  # EMV 4.4 Book 3, 10.3: SDA Tag List holds only AIP
     data.update(_hexmap(entry.get("data", {})))
     for tag in faults.missing_tags:
         data.pop(tag.upper(), None)
 
-    icc_key = get_key(entry["icc_key"]) if oda in ("dda", "cda") or entry.get("icc_key") else None
+    icc_key = (
+        get_key(entry["icc_key"]) if oda in ("dda", "cda", "fdda") or entry.get("icc_key") else None
+    )
     pin_key = get_key(entry["pin_key"]) if entry.get("pin_key") else None
     layout = _layout(entry)
     if oda in ("none",) and not pin_key and not icc_key:

@@ -45,7 +45,7 @@ def test_ca_public_keys_file_has_both_rids_and_book2_sizes() -> None:
         assert exponent in (3, 65537)
 
 
-@pytest.mark.parametrize("name", _profiles("sda", "dda", "cda"))
+@pytest.mark.parametrize("name", _profiles("sda", "dda", "cda", "fdda"))
 def test_issuer_certificate_fields(name: str) -> None:
     txn = select_and_read(VirtualCard(load_profile(name)))
     chain = recover_issuer(txn)
@@ -260,3 +260,18 @@ def test_published_ca_public_keys_match_the_signing_keys() -> None:
         assert (key.modulus, key.exponent) == (modulus, exponent)
         block = b"\x6a" + b"\x11" * (key.size - 2) + b"\xbc"
         assert rsa_recover(key.sign_raw(block), modulus, exponent) == block
+
+
+def test_qvsdc_fdda_signature() -> None:
+    """fDDA v01: SDAD over 9F37 || 9F02 || 5F2A || 9F69, with the ICC key from 9F46."""
+    txn = select_and_read(VirtualCard(load_profile("visa-qvsdc")))
+    flat = tlv_flat(txn.gpo)
+    assert txn.aip[0] & 0x20
+    auth = flat["9F69"]
+    assert auth[0] == 0x01 and len(auth) == 7 and auth[5:7] == flat["9F6C"]
+    icc = recover_icc(txn, recover_issuer(txn))
+    terminal = txn.terminal["9F37"] + txn.terminal["9F02"] + txn.terminal["5F2A"] + auth
+    dynamic = recover_sdad(flat["9F4B"], icc, terminal)
+    assert dynamic[0] == len(dynamic) - 1
+    with pytest.raises(AssertionError, match="SDAD hash"):
+        recover_sdad(flat["9F4B"], icc, b"\x00" * 4 + terminal[4:])
