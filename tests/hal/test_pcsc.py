@@ -179,3 +179,24 @@ def test_pcsc_reader_as_contactless_port(pcscd: str) -> None:
     finally:
         reader.close()
         vpicc.stop()
+
+
+@pytest.mark.pcsc
+def test_monitor_reports_reader_missing_then_present(pcscd: str) -> None:
+    """vpcd's readers cannot be unplugged while pcscd runs (tests must not kill it), so
+    the reader 'appears' by pointing the monitor at a name pcscd does not list and then
+    at the real one; the monitor's detach / PnP-wait / attach path runs on real pcscd."""
+    from hal.events import ReaderAttached, ReaderDetached
+
+    queue = EventQueue()
+    reader = PcscReader("Reader Not Plugged 00")
+    reader.attach(queue)
+    vpicc = _insert(ScriptedCard())
+    try:
+        assert queue.wait_for(ReaderDetached, 3) is not None
+        reader.name = pcscd  # plugged in
+        assert queue.wait_for(ReaderAttached, 3) is not None
+        assert queue.wait_for(CardInserted, 5) is not None
+    finally:
+        reader.close()
+        vpicc.stop()
