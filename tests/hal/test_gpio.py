@@ -133,3 +133,31 @@ def test_lights_and_tones() -> None:
 def test_real_periphery_lines_fail_cleanly_without_a_chip() -> None:
     with pytest.raises(GpioError, match="gpiochip"):
         open_device("keypad", "gpio:///dev/gpiochip-absent?rows=1,2&cols=3,4&keys=1,2,3,4")
+
+
+def test_pwm_and_gpio_buzzers_follow_the_tone_table() -> None:
+    """The PWM buzzer drives periphery.PWM's attribute API (frequency, duty_cycle,
+    enable/disable); the plain buzzer switches a line. No sleeping: injected."""
+    from hal.gpio import GpioBuzzer, PwmBuzzer
+
+    class FakePwm:
+        def __init__(self) -> None:
+            self.log: list[object] = []
+            self.frequency = 0.0
+            self.duty_cycle = 0.0
+
+        def enable(self) -> None:
+            self.log.append(("on", self.frequency, self.duty_cycle))
+
+        def disable(self) -> None:
+            self.log.append("off")
+
+    pwm, slept = FakePwm(), []
+    indicators = GpioIndicators([Pin() for _ in range(4)], PwmBuzzer(pwm, sleep=slept.append))
+    indicators.beep(Beep.ALERT)
+    indicators.wait_idle()
+    assert pwm.log == [("on", 750.0, 0.5), "off", ("on", 750.0, 0.5), "off"]
+    assert slept == [0.2, 0.2, 0.2]
+    line = Pin()
+    GpioBuzzer(line, sleep=lambda s: None).tone(1500.0, 0.5)
+    assert line.values == [True, False]
