@@ -59,11 +59,58 @@ def _press_to_display(samples: int) -> list[float]:
     return timings[min(50, samples // 10) :]  # drop warm-up
 
 
+def _pcsc_round_trip(repeat: int) -> Result | None:
+    """hal.pcsc transmit vs pyscard's own connection, same virtual card, same run."""
+    import fcntl
+
+    from bench.common import median_seconds
+    from hal.pcsc import PcscError, PcscReader, list_readers
+    from sim.vpicc import FunctionCard, VpiccConnection
+
+    reader_name = "Virtual PCD 00 00"
+    try:
+        if reader_name not in list_readers():
+            return None
+    except PcscError:
+        return None
+    apdu = bytes.fromhex("00B2010C00")
+    card = FunctionCard(lambda _: bytes(30) + b"\x90\x00")
+    with open("/tmp/posterm-vpcd.lock", "w") as lock:  # same lock as the pcscd fixture
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        vpicc = VpiccConnection(card).serve_in_thread()
+        reader = PcscReader(reader_name)
+        try:
+            if not reader.wait_for_card(5):
+                return None
+            session = reader.power_on()
+            ours = median_seconds(lambda: session.transmit(apdu), repeat)
+            reader.power_off()
+            from smartcard.System import readers
+
+            connection = next(r for r in readers() if str(r) == reader_name).createConnection()
+            connection.connect()
+            theirs = median_seconds(lambda: connection.transmit(list(apdu)), repeat)
+            connection.disconnect()
+        finally:
+            reader.close()
+            vpicc.stop()
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return Result(
+        issue=7,
+        name="PC/SC APDU round trip (hal.pcsc, pcscd + vpcd)",
+        measured=f"{fmt_time(ours)} median",
+        target="-",
+        met=None,
+        peer=f"pyscard CardConnection: {fmt_time(theirs)} median",
+        note="includes the command-time-out worker hand-off",
+    )
+
+
 def run(quick: bool) -> list[Result]:
     timings = _press_to_display(300 if quick else 3000)
     median = statistics.median(timings)
     p99 = sorted(timings)[int(len(timings) * 0.99) - 1]
-    return [
+    results = [
         Result(
             issue=7,
             name="key press → display update via event queue",
@@ -74,3 +121,7 @@ def run(quick: bool) -> list[Result]:
             "SimKeypad → EventQueue → TtyDisplay (ANSI)",
         )
     ]
+    pcsc = _pcsc_round_trip(100 if quick else 1000)
+    if pcsc is not None:
+        results.append(pcsc)
+    return results
