@@ -467,7 +467,11 @@ class Pn532Reader:
         self.poll_interval = poll_interval
         self.indicators = indicators
         self.chip = Pn532Chip(port, baudrate)
-        self.chip.wake_up()
+        try:
+            self.chip.wake_up()
+        except Pn532Error:
+            self.chip.close()
+            raise
         self._last_poll: list[TypeATarget] = []
         self.session: Pn532CardSession | None = None
         self._queue: EventQueue | None = None

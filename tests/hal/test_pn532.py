@@ -209,3 +209,11 @@ def test_bad_frame_reason() -> None:
     assert FrameParser().feed(bytes.fromhex("0000FF0300D40200")) == [
         BadFrame("length checksum (LCS) mismatch")
     ]
+
+
+@pytest.mark.pty
+def test_no_chip_on_the_line(ptys: tuple[str, str]) -> None:
+    """Nothing answers on the far side: opening fails with a clear error, port closed."""
+    _, driver_side = ptys
+    with pytest.raises(Pn532Error, match="acknowledge command 0x14"):
+        Pn532Reader(driver_side)
