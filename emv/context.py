@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from emv.bits import AIP, TSI, TVR
 from emv.callbacks import Candidate, PinEntry
 from emv.config import AidEntry, KernelConfig
+from emv.errors import EmvError
 from emv.outcome import Outcome, TraceEntry
 
 
@@ -53,6 +54,24 @@ class TransactionInput:
     force_online: bool = False  # merchant forced online (TVR byte 4 b4)
     cash: bool = False  # cash disbursement (for AUC and CVM conditions)
     pos_entry_mode: int = 0x05  # 9F39: 05 chip
+
+    def __post_init__(self) -> None:
+        # Caller errors, caught before any card is touched (n 12 amounts, 9F37 b4).
+        if not 0 <= self.amount <= MAX_AMOUNT or not 0 <= self.amount_other <= MAX_AMOUNT:
+            raise TransactionInputError("amount must be 0..999999999999 minor units")
+        if len(self.unpredictable_number) != 4:
+            raise TransactionInputError("unpredictable number must be 4 bytes")
+        if not 1 <= self.random_selection <= 99:
+            raise TransactionInputError("random selection draw must be 1..99")
+        if not 0 <= self.transaction_type <= 0x99 or not 0 <= self.sequence_counter <= 99999999:
+            raise TransactionInputError("transaction type or sequence counter out of range")
+
+
+MAX_AMOUNT = 999_999_999_999
+
+
+class TransactionInputError(EmvError):
+    """The caller's transaction input breaks a format rule (which one is named)."""
 
 
 @dataclass(slots=True)

@@ -119,3 +119,19 @@ def test_tsi_after_online_transaction() -> None:
 def test_merchant_forced_online(merchant_forced: bool) -> None:
     result = run(FakeCard(), force_online=merchant_forced)
     assert TVR.MERCHANT_FORCED_ONLINE in TVR.from_bytes(result.tvr)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"amount": -1},
+        {"amount": 10**12},
+        {"unpredictable_number": b"\x00"},
+        {"random_selection": 0},
+    ],
+)
+def test_bad_transaction_input_is_refused_before_the_card(kwargs: dict[str, object]) -> None:
+    from emv.context import TransactionInputError
+
+    with pytest.raises(TransactionInputError):
+        txn(**kwargs)
