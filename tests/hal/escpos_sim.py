@@ -35,6 +35,8 @@ class EscposDeviceSim:
         self.qr: list[bytes] = []
         self.cuts = 0
         self.unknown: list[bytes] = []
+        self.aligned: dict[str, int] = {}  # line → ESC a value when printed
+        self._align = 0
         self._bold = False
         self._text = bytearray()
         self._buffer = bytearray()
@@ -84,6 +86,8 @@ class EscposDeviceSim:
                     return
                 if buf[1:2] == b"E":
                     self._bold = bool(buf[2])
+                if buf[1:2] == b"a":
+                    self._align = buf[2]
                 del buf[: 2 + need]
             elif b == 0x1D:
                 if len(buf) < 2:
@@ -114,6 +118,7 @@ class EscposDeviceSim:
             elif b == 0x0A:
                 line = self._text.decode("cp437")
                 self.lines.append(line)
+                self.aligned[line] = self._align
                 if self._bold:
                     self.bold_lines.append(line)
                 self._text.clear()

@@ -54,6 +54,8 @@ def test_prints_styles_qr_and_cut(printer_pair: tuple[EscposPrinter, EscposDevic
     assert wait_for(lambda: device.cuts == 1)
     assert "CORNER SHOP" in device.bold_lines and "TOTAL GBP 12.34" in device.lines
     assert device.qr == [b"https://receipts.example/abc"]
+    assert (device.aligned["CORNER SHOP"], device.aligned["SALE"]) == (1, 0)  # ESC a: centre, left
+    assert device.aligned["TOTAL GBP 12.34"] == 2  # right
     assert device.unknown == []
 
 
