@@ -11,7 +11,7 @@ import socket
 from dataclasses import dataclass, field
 
 import iso8583
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from iso8583.specs import default as spec_default
 from psec import des as psec_des
@@ -189,6 +189,7 @@ class Client:
 # --- the client's own codec checks (so a broken client cannot make host tests pass) ---
 
 
+@settings(deadline=None)
 @given(
     st.dictionaries(
         st.sampled_from(["KS", "QR", "VC", "LY", "OP", "BN"]),

@@ -28,11 +28,13 @@ tags = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=2)
 values = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
 
 
+@settings(deadline=None)
 @given(st.dictionaries(tags, values, max_size=6))
 def test_de48_round_trip(elements: dict[str, str]) -> None:
     assert codec.parse_de48(codec.build_de48(elements)) == elements
 
 
+@settings(deadline=None)
 @given(st.text(max_size=30))
 def test_de48_parser_never_crashes(value: str) -> None:
     with contextlib.suppress(FieldError):
@@ -47,6 +49,7 @@ def test_de48_overrun_is_a_field_error() -> None:
 numeric = st.text("0123456789", min_size=1, max_size=12)
 
 
+@settings(deadline=None)
 @given(
     st.fixed_dictionaries(
         {
@@ -79,6 +82,7 @@ def test_mac_in_wrong_field_is_refused() -> None:
     assert codec.mac_parts(raw, codec.decode(raw)) is None
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=200))
 def test_decode_raises_only_frame_error(raw: bytes) -> None:
     with contextlib.suppress(FrameError):
@@ -120,7 +124,7 @@ def test_frame_reader_limits() -> None:
 # --- fast paths equal to the reference implementations ---
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.binary(min_size=16, max_size=16), st.binary(max_size=300))
 def test_retail_mac_equals_keys_mac_and_psec(key: bytes, data: bytes) -> None:
     """ISO 9797-1 alg. 3 / padding 1: the host's one-pass MAC == keys.mac == psec."""
