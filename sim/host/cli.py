@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from sim.host.errors import HostError
@@ -20,8 +21,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"posterm sim host: {exc}", file=sys.stderr)
         return 2
     print(f"posterm sim host: listening on 127.0.0.1:{port}, ledger {args.ledger}", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # a clean stop closes the ledger
     try:
         host.serve_forever()
     finally:
         host.stop()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
