@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from emv import bits
+from emv.tlv import is_constructed
 
 
 class Format(enum.Enum):
@@ -59,7 +60,7 @@ class TagInfo:
 
     @property
     def constructed(self) -> bool:
-        return bool(self.tag.to_bytes(max(1, (self.tag.bit_length() + 7) // 8), "big")[0] & 0x20)
+        return is_constructed(self.tag)
 
 
 _I = Source.ICC
