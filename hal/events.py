@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 
 class Key(enum.Enum):
@@ -198,28 +198,46 @@ class EventQueue:
                 return None
             return self._items.popleft()
 
+    @overload
     def wait_for(
         self,
-        kinds: type[E] | tuple[type[E], ...],
+        match: type[E] | tuple[type[E], ...],
         timeout: float | None = None,
         predicate: Callable[[E], bool] | None = None,
-    ) -> E | None:
-        """The first queued event of ``kinds`` (matching ``predicate``); others stay queued."""
+    ) -> E | None: ...
 
-        def find() -> E | None:
-            for item in self._items:
-                if isinstance(item, kinds) and (predicate is None or predicate(item)):
-                    return item
-            return None
+    @overload
+    def wait_for(
+        self, match: Callable[[Event], bool], timeout: float | None = None
+    ) -> Event | None: ...
+
+    def wait_for(
+        self,
+        match: Any,
+        timeout: float | None = None,
+        predicate: Callable[[Any], bool] | None = None,
+    ) -> Any:
+        """The first queued event that matches; others stay queued.
+
+        ``match`` is an event class (or tuple of classes, optionally narrowed by
+        ``predicate``) or a plain ``event -> bool`` function.
+        """
+        if isinstance(match, type | tuple):
+            kinds = match
+
+            def accept(item: Event) -> bool:
+                return isinstance(item, kinds) and (predicate is None or predicate(item))
+        else:
+            accept = match
 
         with self._cond:
-            found: list[E] = []
+            found: list[Event] = []
 
             def ready() -> bool:
-                hit = find()
-                if hit is not None:
-                    found.append(hit)
-                    return True
+                for item in self._items:
+                    if accept(item):
+                        found.append(item)
+                        return True
                 return False
 
             if not self._wait(ready, timeout):

@@ -71,3 +71,13 @@ def test_key_parse() -> None:
     assert Key.parse("7") is Key.D7
     assert Key.parse("enter") is Key.ENTER
     assert Key.D7.is_digit and not Key.DOUBLE_ZERO.is_digit and not Key.ENTER.is_digit
+
+
+def test_wait_for_accepts_a_plain_predicate() -> None:
+    queue = EventQueue()
+    queue.put(KeyPressed(key=Key.D1))
+    queue.put(QrScanned(payload="X"))
+    event = queue.wait_for(lambda e: isinstance(e, QrScanned | CardInserted), 0)
+    assert event == QrScanned(payload="X")
+    assert queue.wait_for(lambda e: False, 0.01) is None
+    assert len(queue) == 1
