@@ -30,7 +30,7 @@ from emv.callbacks import (
     PinRequest,
     PinStatus,
 )
-from emv.config import AidEntry, CaPublicKey, KernelConfig
+from emv.config import AidEntry, KernelConfig, ca_keys_from_rows
 from emv.context import TransactionInput
 from emv.kernel import run_transaction
 from emv.outcome import Decision
@@ -41,16 +41,8 @@ TARGET_SECONDS = 0.010
 
 
 def _config() -> KernelConfig:
-    data = tomllib.loads((ROOT / "sim/ca/ca_public_keys.toml").read_text())
-    keys = tuple(
-        CaPublicKey(
-            bytes.fromhex(k["rid"]),
-            int(k["index"], 16),
-            bytes.fromhex(k["modulus"]),
-            bytes.fromhex(k["exponent"]),
-        )
-        for k in data["ca_keys"]
-    )
+    rows = tomllib.loads((ROOT / "sim/ca/ca_public_keys.toml").read_text())["ca_keys"]
+    keys = ca_keys_from_rows(rows)
     aid = AidEntry(
         bytes.fromhex("A0000000031010"),
         application_version=b"\x00\x96",

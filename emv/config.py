@@ -9,7 +9,7 @@ conversion.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 # Terminal action code defaults when the AID entry holds none.
@@ -94,6 +94,35 @@ class CaPublicKey:
     expiry: dt.date | None = None  # the key must not be used after this date
     hash_algorithm: int = 0x01  # SHA-1
     checksum: bytes = b""  # optional SHA-1 over RID||index||modulus||exponent
+
+
+def parse_expiry(text: str) -> dt.date:
+    """A CA key expiry as YYYYMMDD, YYMMDD (20YY) or ISO YYYY-MM-DD.
+
+    Raises ValueError for anything else.
+    """
+    if len(text) == 6 and text.isdigit():
+        text = "20" + text
+    if len(text) == 8 and text.isdigit():
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    return dt.date.fromisoformat(text)
+
+
+def ca_keys_from_rows(rows: Iterable[Mapping[str, str]]) -> tuple[CaPublicKey, ...]:
+    """CA public keys from rig-contract ``[[ca_keys]]`` rows (hex text fields).
+
+    Raises ValueError or KeyError for a malformed row.
+    """
+    return tuple(
+        CaPublicKey(
+            rid=bytes.fromhex(row["rid"]),
+            index=int(row["index"], 16),
+            modulus=bytes.fromhex(row["modulus"]),
+            exponent=bytes.fromhex(row["exponent"]),
+            expiry=parse_expiry(row["expiry"]) if row.get("expiry") else None,
+        )
+        for row in rows
+    )
 
 
 @dataclass(frozen=True, slots=True)

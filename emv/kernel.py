@@ -95,16 +95,26 @@ def _run(ctx: TransactionContext, transport: CardTransport, callbacks: KernelCal
     return action_analysis(ctx, transport, callbacks, build_de55)
 
 
+def _hooked(
+    module: str, ctx: TransactionContext, transport: CardTransport, callbacks: KernelCallbacks
+) -> Outcome | bool | None:
+    """Run ``module.perform``; False when the module offers no hook."""
+    ctx.step = module.rsplit(".", 1)[-1]
+    hook = resolve(module, "perform")
+    if hook is None:
+        return False
+    result = hook(ctx, transport, callbacks)
+    return result if isinstance(result, Outcome) else None
+
+
 def _oda(
     ctx: TransactionContext, transport: CardTransport, callbacks: KernelCallbacks
 ) -> Outcome | None:
     # EMV 4.4 Book 3, 10.3 Offline Data Authentication (emv.oda)
-    ctx.step = "oda"
-    hook = resolve("emv.oda", "perform")
-    if hook is None:
+    result = _hooked("emv.oda", ctx, transport, callbacks)
+    if result is False:
         ctx.tvr |= TVR.OFFLINE_DATA_AUTHENTICATION_NOT_PERFORMED
         return None
-    result = hook(ctx, transport, callbacks)
     return result if isinstance(result, Outcome) else None
 
 
@@ -112,9 +122,5 @@ def _cvm(
     ctx: TransactionContext, transport: CardTransport, callbacks: KernelCallbacks
 ) -> Outcome | None:
     # EMV 4.4 Book 3, 10.5 Cardholder Verification (emv.cvm)
-    ctx.step = "cvm"
-    hook = resolve("emv.cvm", "perform")
-    if hook is None:
-        return None
-    result = hook(ctx, transport, callbacks)
+    result = _hooked("emv.cvm", ctx, transport, callbacks)
     return result if isinstance(result, Outcome) else None

@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emv.callbacks import OnlineResponse
-from emv.config import AidEntry, CaPublicKey, KernelConfig, RevokedCertificate, TerminalData
+from emv.config import (
+    AidEntry,
+    KernelConfig,
+    RevokedCertificate,
+    TerminalData,
+    ca_keys_from_rows,
+)
 from emv.context import TransactionInput
 from emv.errors import EmvError
 from emv.outcome import KernelResult
@@ -215,16 +221,7 @@ def config_from_dict(data: Mapping[str, Any]) -> KernelConfig:
             )
             for i, a in enumerate(data.get("aids", []))
         )
-        ca_keys = tuple(
-            CaPublicKey(
-                rid=_b(k, "rid", f"ca_keys[{i}]"),
-                index=int(str(k["index"]), 16),
-                modulus=_b(k, "modulus", f"ca_keys[{i}]"),
-                exponent=_b(k, "exponent", f"ca_keys[{i}]"),
-                expiry=dt.date.fromisoformat(k["expiry"]) if k.get("expiry") else None,
-            )
-            for i, k in enumerate(data.get("ca_keys", []))
-        )
+        ca_keys = ca_keys_from_rows(data.get("ca_keys", []))
         revoked = frozenset(
             RevokedCertificate(
                 _b(r, "rid", f"revoked[{i}]"), int(str(r["index"]), 16), _b(r, "serial", "revoked")

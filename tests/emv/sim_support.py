@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import tomllib
 from pathlib import Path
 
 from emv.callbacks import OnlineResponse, PinEntry, PinKind, PinRequest, PinStatus
-from emv.config import CaPublicKey, KernelConfig, RevokedCertificate
+from emv.config import CaPublicKey, KernelConfig, RevokedCertificate, ca_keys_from_rows
 from tests.emv.scripted import APPROVED, RecordingCallbacks, config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,16 +23,7 @@ RIG_AIDS = (
 
 def sim_ca_keys() -> tuple[tuple[CaPublicKey, ...], frozenset[RevokedCertificate]]:
     data = tomllib.loads((ROOT / "sim/ca/ca_public_keys.toml").read_text())
-    keys = tuple(
-        CaPublicKey(
-            bytes.fromhex(item["rid"]),
-            int(item["index"], 16),
-            bytes.fromhex(item["modulus"]),
-            bytes.fromhex(item["exponent"]),
-            dt.datetime.strptime(item["expiry"], "%Y%m%d").date() if "expiry" in item else None,
-        )
-        for item in data["ca_keys"]
-    )
+    keys = ca_keys_from_rows(data["ca_keys"])
     revoked = frozenset(
         RevokedCertificate(
             bytes.fromhex(item["rid"]), int(item["index"], 16), bytes.fromhex(item["serial"])

@@ -82,3 +82,26 @@ def test_replay_transport_answers_in_order_and_flags_divergence() -> None:
 def test_not_a_recording(document: object) -> None:
     with pytest.raises(RecordingError):
         from_dict(document)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "text, day",
+    [
+        ("20301231", dt.date(2030, 12, 31)),
+        ("301231", dt.date(2030, 12, 31)),
+        ("2030-12-31", dt.date(2030, 12, 31)),
+    ],
+)
+def test_ca_key_expiry_forms(text: str, day: dt.date) -> None:
+    from emv.config import parse_expiry
+
+    assert parse_expiry(text) == day
+
+
+def test_ca_keys_from_rig_rows() -> None:
+    from emv.config import ca_keys_from_rows
+
+    (key,) = ca_keys_from_rows(
+        [{"rid": "A000000003", "index": "F1", "modulus": "C0FFEE", "exponent": "03"}]
+    )
+    assert key.index == 0xF1 and key.modulus == b"\xc0\xff\xee" and key.expiry is None
