@@ -15,17 +15,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from hal.hostlink import HostLinkError, TcpHostLink
 from terminal.hostmsg import de48
 from terminal.hostmsg.keysource import KeySession
-from terminal.hostmsg.link import LinkError, TcpLink
 from terminal.hostmsg.message import Message, MessageError, decode, pack, verify_mac
-from terminal.hostmsg.spec import APPROVED_CODES, RESPONSE_MTI, UNMACED_MTIS
+from terminal.hostmsg.spec import APPROVED_CODES, MAX_FRAME, RESPONSE_MTI, UNMACED_MTIS
 
 log = logging.getLogger(__name__)
 
 
 class Link(Protocol):
-    """What the client needs of a link (``hal.ports.HostLink`` has the same shape)."""
+    """What the client needs of a link: ``hal.ports.HostLink`` (hal.hostlink raises
+    HostLinkError subclasses; ConnectError means nothing was sent)."""
 
     def connect(self, timeout: float) -> None: ...
     def send(self, frame: bytes) -> None: ...
@@ -86,7 +87,13 @@ class HostClient:
     ) -> None:
         self.settings = settings
         self._factory = link_factory or (
-            lambda: TcpLink(settings.address, settings.port, pin_sha256=settings.pin_sha256)
+            lambda: TcpHostLink(
+                settings.address,
+                settings.port,
+                tls=settings.pin_sha256 is not None,
+                pin_sha256=settings.pin_sha256,
+                connect_timeout=settings.connect_timeout,
+            )
         )
         self._link: Link | None = None
 
@@ -121,18 +128,20 @@ class HostClient:
 
     def exchange(self, request: Message, session: KeySession | None) -> Outcome:
         sent_request, frame = self.prepare(request, session)
+        if len(frame) > MAX_FRAME:
+            return NoValidResponse(f"not sent: request of {len(frame)} bytes", sent=False)
         try:
             if self._link is None:
                 self._link = self._factory()
             link = self._link
             link.connect(self.settings.connect_timeout)
-        except LinkError as error:  # ConnectFailed, PinMismatch: nothing left
+        except HostLinkError as error:  # ConnectError, PinMismatchError: nothing left
             self.close()
             return NoValidResponse(f"not sent: {error}", sent=False)
         try:
             link.send(frame)
             raw = link.receive(self.settings.response_timeout)
-        except LinkError as error:
+        except HostLinkError as error:
             return NoValidResponse(str(error))
         finally:
             # One exchange per connection: a late answer can never meet the next request,

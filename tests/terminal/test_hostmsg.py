@@ -213,8 +213,8 @@ def test_client_sends_ks_and_mac_and_accepts_valid_answer() -> None:
 @pytest.mark.parametrize(
     ("action", "reason"),
     [
-        ("silence", "response_timeout"),
-        ("close", "short read"),
+        ("silence", "no response within"),
+        ("close", "closed the connection"),
         ("garbage", "undecodable"),
         ("bad_mac", "MAC does not verify"),
         ("oversize", "exceeds 4096"),
