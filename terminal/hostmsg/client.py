@@ -77,7 +77,7 @@ class HostClientSettings:
 class HostClient:
     """Exchanges messages with the acquirer, one connection per exchange.
 
-    ``link_factory`` builds the link (default: :class:`TcpLink` over TCP or pinned TLS).
+    ``link_factory`` builds the link (default: ``hal.hostlink.TcpHostLink``, TCP or pinned TLS).
     """
 
     def __init__(
