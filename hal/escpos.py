@@ -18,16 +18,12 @@ from typing import Any, Protocol
 
 import serial
 
-from hal.errors import HalError
+from hal.errors import PrinterError
 from hal.events import EventQueue, PrinterStatus, PrinterStatusChanged
 from hal.ports import Align, Cut, Feed, PrintItem, QrCode, TextLine
 
 DLE_EOT = b"\x10\x04"
 INIT = b"\x1b@"  # ESC @ initialise
-
-
-class PrinterError(HalError):
-    """The printer could not be opened or written (which device, what failed)."""
 
 
 class EscposTransport(Protocol):
@@ -190,6 +186,8 @@ def render(items: Sequence[PrintItem]) -> bytes:
             printer.ln(item.lines)
         elif isinstance(item, Cut):
             printer.cut(mode="PART" if item.partial else "FULL")
+        else:
+            raise PrinterError(f"cannot print a {type(item).__name__}: not a hal.ports PrintItem")
     return bytes(printer.output)
 
 

@@ -10,15 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from hal.errors import HalError
+from hal.errors import PrinterError
 from hal.events import PrinterStatus
 from hal.ports import Align, Cut, Feed, PrintItem, QrCode, TextLine
 
 DEFAULT_COLUMNS = 32  # 58 mm paper, font A
-
-
-class PrinterError(HalError):
-    """The printer could not be written to (which device, what failed)."""
 
 
 def _aligned(text: str, align: Align, columns: int) -> str:
@@ -44,6 +40,8 @@ def render_text(items: Sequence[PrintItem], columns: int = DEFAULT_COLUMNS) -> s
             out.extend([""] * item.lines)
         elif isinstance(item, Cut):
             out.append("-" * columns)
+        else:
+            raise PrinterError(f"cannot print a {type(item).__name__}: not a hal.ports PrintItem")
     return "\n".join(out) + "\n"
 
 

@@ -129,3 +129,13 @@ def test_device_file_reads_status_back(ptys: tuple[str, str]) -> None:
     finally:
         printer.close()
         device.close()
+
+
+def test_unknown_items_are_refused_not_dropped() -> None:
+    from hal.errors import PrinterError
+    from hal.textprinter import render_text
+
+    with pytest.raises(PrinterError, match="str"):
+        render(["plain string"])  # type: ignore[list-item]
+    with pytest.raises(PrinterError, match="str"):
+        render_text(["plain string"])  # type: ignore[list-item]
