@@ -13,7 +13,7 @@ Card-side failures raise :class:`emv.transport.CardTransportError` subclasses
 
 from __future__ import annotations
 
-import concurrent.futures
+import queue
 import threading
 import time
 from typing import Any
@@ -142,7 +142,20 @@ class PcscCardSession:
         self.protocol = protocol
         self._atr = atr
         self._dead: CardTransportError | None = None
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hal-pcsc")
+        # one worker owns SCardTransmit so a stalled card cannot block the caller past
+        # command_timeout; SimpleQueue hand-offs keep the added latency small
+        self._requests: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._replies: queue.SimpleQueue[tuple[int, list[int]]] = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._work, daemon=True, name="hal-pcsc")
+        self._worker.start()
+
+    def _work(self) -> None:
+        handle, protocol = self._handle, self.protocol
+        while True:
+            apdu = self._requests.get()
+            if apdu is None:
+                return
+            self._replies.put(scard.SCardTransmit(handle, protocol, list(apdu)))
 
     @property
     def atr(self) -> bytes:
@@ -155,10 +168,10 @@ class PcscCardSession:
     def _raw(self, apdu: bytes) -> bytes:
         if self._dead is not None:
             raise self._dead
-        future = self._executor.submit(scard.SCardTransmit, self._handle, self.protocol, list(apdu))
+        self._requests.put(apdu)
         try:
-            hresult, response = future.result(timeout=self.reader.command_timeout)
-        except concurrent.futures.TimeoutError:
+            hresult, response = self._replies.get(timeout=self.reader.command_timeout)
+        except queue.Empty:
             self._dead = CardTimeoutError(
                 f"{self.reader.name}: no answer within {self.reader.command_timeout:g} s "
                 f"to INS {apdu[1]:02X}"
@@ -203,7 +216,7 @@ class PcscCardSession:
         if self._context is not None:
             scard.SCardReleaseContext(self._context)
             self._context = None
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._requests.put(None)
 
 
 class PcscReader:
