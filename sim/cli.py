@@ -29,8 +29,9 @@ def register_sim(subparsers: Any) -> None:
 
 
 def register_demo(subparsers: Any) -> None:
-    parser = subparsers.add_parser("demo", help="a complete simulated purchase")
-    parser.set_defaults(func=_pending("demo", 3))
+    from sim.demo import register_demo as register
+
+    register(subparsers)
 
 
 def _pending(name: str, issue: int):  # type: ignore[no-untyped-def]
