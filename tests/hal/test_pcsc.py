@@ -70,14 +70,24 @@ def _insert(card: ScriptedCard) -> VpiccConnection:
 
 
 @pytest.mark.pcsc
-def test_t0_procedure_bytes_are_resolved_inside_the_transport(pcscd: str) -> None:
+@pytest.mark.parametrize(
+    ("atr", "protocol"),
+    [
+        ("3B00", "T=0"),
+        ("3B8080010101", "T=1"),
+    ],  # ISO/IEC 7816-3: no TD1 → T=0; TD1=80, TD2=01 → T=1
+)
+def test_t0_procedure_bytes_are_resolved_inside_the_transport(
+    pcscd: str, atr: str, protocol: str
+) -> None:
     card = ScriptedCard()
-    vpicc = _insert(card)
+    vpicc = VpiccConnection(FunctionCard(card, atr=bytes.fromhex(atr))).serve_in_thread()
     reader = open_device("contact_reader", f"pcsc://{pcscd}")
     try:
         assert reader.wait_for_card(5)
         session = reader.power_on()
-        assert session.atr == vpicc.card.atr
+        assert session.atr == bytes.fromhex(atr)
+        assert session.protocol_name == protocol
         select = bytes.fromhex("00A404000E") + b"1PAY.SYS.DDF01" + b"\x00"
         assert session.transmit(select) == FCI + b"\x90\x00"
         assert card.log[-1] == bytes.fromhex("00C0000028")  # GET RESPONSE with Le=0x28
