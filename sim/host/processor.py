@@ -33,6 +33,7 @@ VOIDABLE = {"020000": "sale", "220000": "refund"}
 # Response fields echoed from the request (all <= 64 so responses carry DE 64).
 ECHO = ("3", "4", "11", "12", "13", "24", "41", "42", "49")
 REQUEST_MTIS = {"0800", "0100", "0200", "0220", "0320", "0400", "0401", "0500"}
+MAX_ICC_RESPONSE = 255  # iso8583.specs.default DE 55 max_len
 REVERSIBLE = {"authorised", "advised", "completed", "voided"}
 
 
@@ -441,7 +442,10 @@ class Processor:
                     emvauth.script_command(keys, auth.cvn, ctx.pan, psn, ctx.icc, command, index)
                 )
                 index += 1
-            data += emvauth.script_template(tag, n, built)
+            template = emvauth.script_template(tag, n, built)
+            if len(data) + len(template) > MAX_ICC_RESPONSE:
+                break  # DE 55 is LLLVAR up to 255 bytes: scripts that do not fit are not sent
+            data += template
         return data
 
     def _rrn(self) -> str:

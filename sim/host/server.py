@@ -251,7 +251,11 @@ class HostSimulator:
             return False
         if reply.reversal_of is not None:
             self._release_held(reply.reversal_of)
-        frame = codec.frame(self._encode(reply))
+        try:
+            frame = codec.frame(self._encode(reply))
+        except HostError as exc:
+            log.warning("response not encodable: %s", exc)
+            return False
         if armed is None or armed.fault is Fault.DELAY:
             return conn.send(frame)
         if armed.fault is Fault.AFTER_REVERSAL:

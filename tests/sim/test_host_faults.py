@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import socket
 import time
 
 import iso8583
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from iso8583.specs import default as spec_default
 
 from sim.host import Fault, HostSimulator, rules_from_dict
@@ -181,3 +185,36 @@ def test_clear_disarms(host: HostSimulator, client: Client) -> None:
     host.faults.next(Fault.NEVER, count=3)
     host.faults.clear()
     assert host.faults.pending() == 0 and client.sale(VISA, 1).rc == "00"
+
+
+_FRESH = itertools.count(1)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.binary(max_size=120))
+def test_garbage_requests_never_kill_the_host(host: HostSimulator, payload: bytes) -> None:
+    """Any payload: the host answers or closes that link, and keeps serving others."""
+    c = Client(host.port, timeout=2.0).connect()
+    try:
+        c.send_raw(payload)
+        with contextlib.suppress(ConnectionError, OSError):
+            c.read_frame()
+    finally:
+        c.close()
+    fresh = Client(host.port, tid=f"FR{next(_FRESH):06d}").connect()
+    try:
+        assert fresh.sale(VISA, 1).rc == "00"
+    finally:
+        fresh.close()
+
+
+def test_scripts_that_do_not_fit_de55_are_dropped(client: Client, host: HostSimulator) -> None:
+    from tests.sim.test_host_tcp import _chip_sale
+
+    host.scripts.next(
+        ["put_data:9F4F:" + "AB" * 100, "put_data:9F4F:" + "CD" * 100], tag=0x72, pan_prefix="1234"
+    )
+    resp = _chip_sale(client)
+    assert resp.rc == "00" and resp.mac_ok and len(bytes.fromhex(resp.fields["55"])) <= 255
