@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         operators.require(session, "settle")
         keys = open_key_source(config)
         client = HostClient.from_config(config.host)
+        journal.claim_owner(timeout=30.0)  # never recover beside a live `posterm run`
         journal.recover()
         saf = Saf(
             journal,

@@ -14,12 +14,13 @@ from terminal.journal.records import (
     Transaction,
     TxnType,
 )
-from terminal.journal.store import Journal, JournalError
+from terminal.journal.store import Journal, JournalBusy, JournalError
 
 __all__ = [
     "CREDIT_TYPES",
     "DEBIT_TYPES",
     "Journal",
+    "JournalBusy",
     "JournalError",
     "NewTransaction",
     "Operator",

@@ -10,13 +10,14 @@ rule 1: a request sent whose outcome was never recorded is reversed).
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import cbor2
 
@@ -45,6 +46,10 @@ BATCH_MAX = 999_999
 
 class JournalError(TerminalError):
     """The journal cannot be used (corrupt, newer schema, wrong data key, bad call)."""
+
+
+class JournalBusy(JournalError):
+    """Another process owns the terminal (holds the journal's owner lock)."""
 
 
 class Journal:
@@ -82,6 +87,7 @@ class Journal:
         self._lock = threading.RLock()
         self._key_source = data_key
         self._cipher: PanCipher | None = None
+        self._owner: IO[bytes] | None = None
         self._db = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=10.0
         )
@@ -94,7 +100,40 @@ class Journal:
     # ------------------------------------------------------------------ plumbing
 
     def close(self) -> None:
+        self.release_owner()
         self._db.close()
+
+    def claim_owner(self, timeout: float = 0.0) -> None:
+        """Become the one process that owns the terminal: only the owner may
+        :meth:`recover` or send. An exclusive ``flock`` on ``<journal>.lock``, released
+        by :meth:`close` or process death; waits up to ``timeout`` seconds.
+
+        Raises
+        ------
+        JournalBusy
+            Another process (a running ``posterm run``, another command) owns it.
+        """
+        if self._owner is not None:
+            return
+        handle = open(self.path.with_name(self.path.name + ".lock"), "a+b")  # noqa: SIM115
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.close()
+                    raise JournalBusy(
+                        "another posterm process owns this terminal's journal"
+                    ) from None
+                time.sleep(0.05)
+        self._owner = handle
+
+    def release_owner(self) -> None:
+        if self._owner is not None:
+            self._owner.close()  # closing the descriptor drops the flock
+            self._owner = None
 
     def __enter__(self) -> Journal:
         return self

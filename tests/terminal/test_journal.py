@@ -247,3 +247,16 @@ def test_scrub_tlv_removes_track_and_pan_even_nested() -> None:
 def test_audit_trail(journal: Journal) -> None:
     journal.audit("op1", "login", {"ok": True})
     assert journal.audit_trail()[0]["event"] == "login"
+
+
+def test_owner_lock_is_exclusive(tmp_path: Path) -> None:
+    from terminal.journal import JournalBusy
+
+    first = Journal(tmp_path / "o.db")
+    second = Journal(tmp_path / "o.db")
+    first.claim_owner()
+    with pytest.raises(JournalBusy):
+        second.claim_owner(timeout=0.1)
+    first.close()
+    second.claim_owner()
+    second.close()
