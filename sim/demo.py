@@ -56,7 +56,7 @@ def demo_rules(**host: Any) -> dict[str, Any]:
             {"pan": "4761739001010044", "pin": DEMO_PIN, "max_amount": 500000},
             {"pan": "4761739001010010", "pin": DEMO_PIN, "max_amount": 500000},
             {"pan": "4761739001010101", "response": "05"},
-            {"pan": "6037990000000019", "balance": 10000, "pin": "4321"},
+            {"pan": "6037990000000014", "balance": 10000},
             {"prefix": "4", "max_amount": 500000},
             {"prefix": "5"},
         ],

@@ -1,0 +1,240 @@
+"""Transaction flows end to end in one process: the real firmware (flows, EMV kernel,
+secure PIN entry, DUKPT, journal, SAF) with sim cards and the sim host over real TCP.
+Every assertion is checked against the host's ledger as well as the result object."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hal.events import Key
+from sim.devices import SimKeypad, SimMagstripe
+from terminal.journal import Journal, Status
+from tests.terminal.flowrig import Rig, rig
+
+PAN = "4761739001010044"  # visa-online-pin TEST card
+
+
+@pytest.fixture
+def r(tmp_path: Path) -> Rig:
+    with rig(tmp_path) as made:
+        yield made
+
+
+def journal_rows(r: Rig) -> list:
+    with Journal(r.directory / "terminal" / "journal.db") as journal:
+        return list(journal.transactions())
+
+
+def test_chip_sale_online_pin_approved(r: Rig) -> None:
+    result = r.pay(type="sale", amount=1250, entry="chip")
+    assert result["decision"] == "approved", result
+    assert result["cryptogram_type"] == "TC"
+    assert result["entry_mode"] == "051"
+    assert result["pan"] == "476173******0044"
+    assert result["response_code"] == "00"
+    assert re.fullmatch(r"\d{12}", result["rrn"])
+    assert result["aid"] == "A0000000032010"
+    assert result["reversal_pending"] is False
+    assert "PIN VERIFIED" in result["receipt"] and PAN not in result["receipt"]
+    assert r.host.ledger.net_amount(pan=PAN) == 1250
+    request = r.host.ledger.messages(mti="0200")[0]["fields"]
+    assert request["22"] == "051" and request["3"] == "000000"
+    assert [t.status for t in journal_rows(r)] == [Status.APPROVED]
+
+
+def test_wrong_online_pin_declined_55(r: Rig) -> None:
+    result = r.pay(type="sale", amount=1250, entry="chip", pin="9999")
+    assert result["decision"] == "declined"
+    assert result["response_code"] == "55"
+    assert result["cryptogram_type"] == "AAC"
+    assert r.host.ledger.net_amount(pan=PAN) == 0
+
+
+def test_host_decline(r: Rig) -> None:
+    r.host.faults.declines = True
+    result = r.pay(type="sale", amount=700, entry="chip")
+    assert result["decision"] == "declined" and result["response_code"] == "05"
+    assert "do not honor" in result["reason"]
+    assert "DECLINED" in result["receipt"]
+
+
+def test_refund_and_void_of_sale(r: Rig) -> None:
+    sale = r.pay(type="sale", amount=2000, entry="chip")
+    refund = r.pay(type="refund", amount=500, entry="chip")
+    assert refund["decision"] == "approved", refund
+    assert r.host.ledger.net_amount(pan=PAN) == 1500
+    void = r.pay(type="void", rrn=sale["rrn"])
+    assert void["decision"] == "approved", void
+    assert void["amount"] == 2000
+    assert r.host.ledger.net_amount(pan=PAN) == -500
+    statuses = [t.status for t in journal_rows(r)]
+    assert statuses == [Status.VOIDED, Status.APPROVED, Status.APPROVED]
+    voids = r.host.ledger.messages(mti="0200")
+    assert voids[-1]["fields"]["3"] == "020000"
+
+
+def test_void_of_unknown_original_is_declined_without_sending(r: Rig) -> None:
+    result = r.pay(type="void", rrn="999999999999")
+    assert result["decision"] == "declined" and "original not found" in result["reason"]
+    assert r.host.ledger.messages(mti="0200") == []
+
+
+def test_preauth_then_completion(r: Rig) -> None:
+    pre = r.pay(type="preauth", amount=5000, entry="chip")
+    assert pre["decision"] == "approved", pre
+    first = r.host.ledger.messages(mti="0100")[0]["fields"]
+    assert first["25"] == "06"
+    done = r.pay(type="completion", amount=4200, rrn=pre["rrn"], auth_code=pre["auth_code"])
+    assert done["decision"] == "approved", done
+    assert done["response_code"] == "00"
+    advice = r.host.ledger.messages(mti="0220")[0]["fields"]
+    assert advice["37"] == pre["rrn"] and advice["38"] == pre["auth_code"]
+    assert r.host.ledger.net_amount(pan=PAN) == 4200
+
+
+def test_balance_inquiry(r: Rig) -> None:
+    result = r.pay(type="balance", entry="chip")
+    assert result["decision"] == "approved", result
+    assert result["balance"] == 500000  # the credit card's limit (docs/sim-host.md)
+    assert r.host.ledger.messages(mti="0200")[0]["fields"]["3"] == "310000"
+
+
+def test_topup_of_prepaid_keyed(r: Rig) -> None:
+    result = r.pay(
+        type="topup",
+        amount=2500,
+        entry="keyed",
+        devices={"keyed_entry": lambda: "6037990000000014=3012"},
+    )
+    assert result["decision"] == "approved", result
+    assert result["balance"] == 12500
+    fields = r.host.ledger.messages(mti="0200")[0]["fields"]
+    assert fields["3"] == "210000" and fields["22"] == "012" and fields["25"] == "08"
+
+
+def test_keyed_sale_moto(r: Rig) -> None:
+    result = r.pay(
+        type="sale",
+        amount=300,
+        entry="keyed",
+        devices={"keyed_entry": lambda: "4761739001010010=3012"},
+    )
+    assert result["decision"] == "approved", result
+    assert result["entry_mode"] == "012" and result["cryptogram_type"] is None
+
+
+def test_keyed_bad_luhn_terminated(r: Rig) -> None:
+    result = r.pay(
+        type="sale", amount=300, entry="keyed", devices={"keyed_entry": lambda: "4761739001010011"}
+    )
+    assert result["decision"] == "terminated"
+    assert r.host.ledger.messages(mti="0200") == []
+
+
+def test_qr_payment(r: Rig) -> None:
+    result = r.pay(type="sale", amount=1500, entry="qr", qr="WALLET:8d1f0c2e")
+    assert result["decision"] == "approved", result
+    fields = r.host.ledger.messages(mti="0200")[0]["fields"]
+    assert fields["22"].startswith("03") and "2" not in fields
+    assert result["pan"] is None
+
+
+def test_voucher_payment_single_use(r: Rig) -> None:
+    first = r.pay(type="sale", amount=2000, voucher="GIFT-2026-0001")
+    assert first["decision"] == "approved", first
+    second = r.pay(type="sale", amount=100, voucher="GIFT-2026-0001")
+    assert second["decision"] == "declined" and second["response_code"] == "57"
+
+
+def swiped(track2: str) -> SimMagstripe:
+    reader = SimMagstripe()
+    original = reader.attach
+
+    def attach(queue):  # type: ignore[no-untyped-def]
+        original(queue)
+        reader.swipe(track2=track2)
+
+    reader.attach = attach  # type: ignore[method-assign]
+    return reader
+
+
+def test_swipe_magstripe_only_card(r: Rig) -> None:
+    reader = swiped("4761739001010143=30121010000000000")
+    result = r.pay(type="sale", amount=900, entry="swipe", devices={"magstripe": reader})
+    assert result["decision"] == "approved", result
+    assert result["entry_mode"] == "021"
+    assert "=" not in str(journal_rows(r)[0].request)  # no track data journaled
+
+
+def test_swipe_of_chip_card_sends_to_chip_reader(r: Rig) -> None:
+    reader = swiped("4761739001010150=30122010000000000")
+    result = r.pay(type="sale", amount=900, entry="swipe", devices={"magstripe": reader})
+    assert result["decision"] == "terminated" and "insert" in result["reason"]
+    assert r.host.ledger.messages(mti="0200") == []
+
+
+def test_fallback_swipe_after_chip_failure(r: Rig) -> None:
+    """EMV Book 4, 6.3.1: after a chip failure where the kernel allowed fallback, a
+    chip card's swipe goes through with DE 22 80 (the same swipe without a chip
+    failure is sent back to the chip reader, test above)."""
+    from terminal.flows import cardless
+    from terminal.flows.context import TransactionContext, TxnRequest
+
+    reader = swiped("4761739001010150=30122010000000000")
+    terminal = r.terminal(devices={"magstripe": reader})
+    try:
+        ctx = TransactionContext(
+            TxnRequest("sale", 900, "chip", operator="admin"),
+            terminal.config.merchant(),
+            terminal.ports.now(),
+        )
+        ctx.notes["fallback_allowed"] = True
+        assert cardless.read_swipe(ctx, terminal.ports, chip_failed=True) is None
+        assert ctx.entry_mode == "801"
+    finally:
+        terminal.close()
+
+
+def test_pin_entry_cancelled(r: Rig) -> None:
+    keypad = SimKeypad(pin=None)
+    original = keypad.set_pin_sink
+
+    def cancel(sink):  # type: ignore[no-untyped-def]
+        original(sink)
+        if sink is not None:
+            keypad.press([Key.CANCEL])
+
+    keypad.set_pin_sink = cancel  # type: ignore[method-assign]
+    result = r.pay(type="sale", amount=1250, entry="chip", pin=None, devices={"keypad": keypad})
+    assert result["decision"] in ("terminated", "declined"), result
+    assert r.host.ledger.net_amount(pan=PAN) == 0
+
+
+def test_no_response_reversal_then_recovered_by_next_command(r: Rig) -> None:
+    r.host.faults.next("never", mti="0200")
+    result = r.pay(type="sale", amount=1250, entry="chip")
+    assert result["decision"] == "terminated" and result["reversal_pending"] is True
+    assert r.host.ledger.transactions(pan=PAN)[0].state == "authorised"
+    nxt = r.pay(type="sale", amount=100, entry="chip")
+    assert nxt["decision"] == "approved" and nxt["reversal_pending"] is False
+    states = sorted(t.state for t in r.host.ledger.transactions(pan=PAN))
+    assert states == ["authorised", "reversed"]
+    assert r.host.ledger.net_amount(pan=PAN) == 100
+    assert r.host.ledger.messages(mti="0400")
+
+
+def test_card_declines_after_host_approval_is_reversed(r: Rig) -> None:
+    """host-spec rule 1: AAC at the second GENERATE AC after a host approval. The
+    issuer data is broken (bad MAC on ARPC via a wrong response) → the card says AAC."""
+    r.host.scripts.next(["application_block"], tag=0x71, pan_prefix="4761")
+    result = r.pay(type="sale", amount=1250, entry="chip")
+    assert result["decision"] == "declined", result
+    assert result["cryptogram_type"] == "AAC"
+    assert result["reversal_pending"] is True
+    assert "reversal stored" in result["reason"]
+    nxt = r.pay(type="balance", entry="chip")
+    assert nxt["reversal_pending"] is False
+    assert r.host.ledger.net_amount(pan=PAN) == 0
