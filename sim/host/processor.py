@@ -33,6 +33,7 @@ VOIDABLE = {"020000": "sale", "220000": "refund"}
 # Response fields echoed from the request (all <= 64 so responses carry DE 64).
 ECHO = ("3", "4", "11", "12", "13", "24", "41", "42", "49")
 REQUEST_MTIS = {"0800", "0100", "0200", "0220", "0320", "0400", "0401", "0500"}
+NEW_BUSINESS = {"0100", "0200", "0220", "0320"}
 MAX_ICC_RESPONSE = 255  # iso8583.specs.default DE 55 max_len
 REVERSIBLE = {"authorised", "advised", "completed", "voided"}
 
@@ -169,6 +170,11 @@ class Processor:
                 self.ledger.record_message("out", conn, out, note="duplicate STAN")
                 return Reply(out, keys.mac_response)
             self.ledger.mark_stan(tid, batch, stan, mti)
+            refusal = self._refusal(mti, fields, batch, tid)
+            if refusal is not None:
+                out["39"] = refusal
+                self.ledger.record_message("out", conn, out, note="refused")
+                return Reply(out, keys.mac_response)
             try:
                 reply = self._dispatch(mti, ctx, out)
             except (FieldError, KeyError, ValueError):
@@ -177,6 +183,14 @@ class Processor:
             reply.mac_key = keys.mac_response
             self.ledger.record_message("out", conn, reply.fields)
             return reply
+
+    def _refusal(self, mti: str, fields: Mapping[str, str], batch: str, tid: str) -> str | None:
+        """Message-level refusals before any business logic."""
+        if "1" in fields and not any(k.isdigit() and int(k) > 64 for k in fields):
+            return "30"  # host-spec "Encoding": DE 1 exactly when a field above 64 is present
+        if mti in NEW_BUSINESS and self.ledger.batch_state(tid, batch) == "closed":
+            return "12"  # new business in a batch that settlement already closed
+        return None
 
     def _precheck(self, ctx: _Ctx) -> None:
         """PIN decryption and ARQC verification: pure, so done before taking the lock."""

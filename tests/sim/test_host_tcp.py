@@ -431,3 +431,29 @@ def test_request_encoding_uses_pyiso8583_default_spec() -> None:
         {"t": "0200", "2": VISA, "52": pin_block("FFFF9876543210E00001", "1234", VISA)}, None
     )
     assert iso8583.decode(raw, spec_default)[0]["52"] and de48(KS="A") == "KS001A"
+
+
+def test_new_business_in_a_closed_batch_gets_12(client: Client) -> None:
+    client.sale(VISA, 1000, BN="000009")
+    assert _settle(client, "920000", (0, 0), (1, 1000), batch="000009").rc == "00"
+    assert client.sale(VISA, 5, BN="000009").rc == "12"
+    assert _settle(client, "920000", (0, 0), (1, 1000), batch="000009").rc == "00"  # repeat
+    assert client.sale(VISA, 5, BN="000010").rc == "00"
+
+
+def test_empty_secondary_bitmap_is_a_format_error(client: Client) -> None:
+    """host-spec "Encoding": DE 1 exactly when a field above 64 is present."""
+    from tests.sim.test_host_client import check_response, de48, variants
+    from tests.sim.test_host_client import retail_mac as client_mac
+
+    ksn = client.next_ksn()
+    fields = client.base("0200", **{"2": VISA, "3": "000000", "4": "000000000100"})
+    fields["48"] = de48(KS=ksn)
+    fields["64"] = "00" * 8
+    raw = bytes(iso8583.encode(fields, spec_default)[0])
+    # set bit 1 and insert an all-zero secondary bitmap: DE 1 with nothing above 64
+    raw = raw[:4] + bytes([raw[4] | 0x80]) + raw[5:12] + bytes(8) + raw[12:]
+    raw = raw[:-8] + client_mac(variants(ksn)[1], raw[:-8])
+    client.send_raw(raw)
+    resp = check_response(client.read_frame(), ksn)
+    assert resp.rc == "30" and resp.mac_ok
