@@ -168,6 +168,7 @@ class Ledger:
         self._wanted = False
         self._closed = False
         self._commit_cond = threading.Condition()
+        self._sequences: dict[str, int] = {}
         self._committer: threading.Thread | None = None
 
     def __repr__(self) -> str:
@@ -291,11 +292,13 @@ class Ledger:
             ).fetchone()
         return row is not None
 
-    def mark_stan(self, tid: str, batch: str, stan: str, mti: str) -> None:
+    def mark_stan(self, tid: str, batch: str, stan: str, mti: str) -> bool:
+        """Record a STAN; False when (TID, batch, STAN) was already there (a duplicate)."""
         with self.lock:
-            self._db.execute(
+            cur = self._db.execute(
                 "INSERT OR IGNORE INTO stans VALUES (?,?,?,?)", (tid, batch, stan, mti)
             )
+            return cur.rowcount == 1
 
     def open_batch(self, tid: str, announced: str | None) -> str:
         """The batch a message belongs to: DE 48 BN when given, else the open one."""
@@ -335,9 +338,15 @@ class Ledger:
         return str(row[0]) if row else None
 
     def next_sequence(self, name: str) -> int:
+        """Durable counter (RRN, auth code). Cached in memory: a rolled-back request may
+        leave a gap, never a repeat."""
         with self.lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key=?", (name,)).fetchone()
-            value = int(row[0]) + 1 if row else 1
+            value = self._sequences.get(name)
+            if value is None:
+                row = self._db.execute("SELECT value FROM meta WHERE key=?", (name,)).fetchone()
+                value = int(row[0]) if row else 0
+            value += 1
+            self._sequences[name] = value
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (name, str(value)))
             return value
 

@@ -165,11 +165,10 @@ class Processor:
             tid = ctx.tid
             batch = ctx.batch = self.ledger.open_batch(tid, de48.get("BN"))
             stan = fields.get("11", "")
-            if self.ledger.stan_seen(tid, batch, stan):
+            if not self.ledger.mark_stan(tid, batch, stan, mti):
                 out["39"] = "94"  # host-spec DE 39: duplicate STAN within the open batch
                 self.ledger.record_message("out", conn, out, note="duplicate STAN")
                 return Reply(out, keys.mac_response)
-            self.ledger.mark_stan(tid, batch, stan, mti)
             refusal = self._refusal(mti, fields, batch, tid)
             if refusal is not None:
                 out["39"] = refusal
