@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,7 +81,8 @@ def detect_cvn(iad: bytes, pan: str) -> str | None:
     return None
 
 
-def _card(keys: IssuerKeys, cvn: str, pan: str, psn: str) -> Any:
+def issuer_card(keys: IssuerKeys, cvn: str, pan: str, psn: str) -> Any:
+    """pyemv's model of this card: ICC master keys derived from the issuer's (option A)."""
     return CVN_CLASSES[cvn](
         iss_mk_ac=keys.mk_ac, iss_mk_smi=keys.mk_smi, iss_mk_smc=keys.mk_smc, pan=pan, psn=psn
     )
@@ -122,7 +123,7 @@ def verify_arqc(
     if cvn is None or cvn not in CVN_CLASSES:
         return OnlineAuth(cvn=cvn, arqc_ok=False, cryptogram_type=ctype)
     try:
-        expected = _ac(_card(keys, cvn, pan, psn), cvn, icc)
+        expected = _ac(issuer_card(keys, cvn, pan, psn), cvn, icc)
     except (KeyError, ValueError, TypeError):
         return OnlineAuth(cvn=cvn, arqc_ok=False, cryptogram_type=ctype)
     return OnlineAuth(
@@ -140,7 +141,7 @@ def issuer_auth_data(
 ) -> bytes:
     """Tag 91 value. Method 1 (EMV 4.4 Book 2, 8.2.1): ARPC(8) || ARC(2), ARC = DE 39 in
     ASCII. Method 2 (Book 2, 8.2.2; Visa CVN 18/22): ARPC(4) || CSU(4)."""
-    card = _card(keys, cvn, pan, psn)
+    card = issuer_card(keys, cvn, pan, psn)
     arqc, atc = icc["9F26"], icc["9F36"]
     if cvn in ("visa18", "visa22"):
         csu = CSU_APPROVED if rc == "00" else CSU_DECLINED
@@ -151,63 +152,18 @@ def issuer_auth_data(
     return bytes(card.generate_arpc(tag_9f26=arqc, arpc_rc=arc)) + arc
 
 
-# --- issuer scripts (EMV 4.4 Book 3, 6.5 and Book 2, 9.2 secure messaging) ---
-
-_SCRIPT_HEADERS: dict[str, bytes] = {
-    "application_block": bytes.fromhex("841E0000"),  # Book 3, 6.5.1 APPLICATION BLOCK
-    "application_unblock": bytes.fromhex("84180000"),  # Book 3, 6.5.2 APPLICATION UNBLOCK
-    "card_block": bytes.fromhex("84160000"),  # Book 3, 6.5.3 CARD BLOCK
-    "pin_unblock": bytes.fromhex("84240000"),  # Book 3, 6.5.10 PIN CHANGE/UNBLOCK, P2=00
-}
-
-
-def script_command(
-    keys: IssuerKeys,
-    cvn: str,
-    pan: str,
-    psn: str,
-    icc: Mapping[str, bytes],
-    command: str,
-    index: int = 0,
-) -> bytes:
-    """One MACed script command: ``application_block``, ``pin_change:1234``,
-    ``put_data:9F4F:HEX`` ... (docs/sim-host.md lists them); ``index`` counts the
-    commands already placed in this response."""
-    card = _card(keys, cvn, pan, psn)
-    arqc, atc = icc["9F26"], icc["9F36"]
-    if cvn.startswith("mc"):
-        # M/Chip SM session keys are diversified by the AC, counted up once per command.
-        arqc = ((int.from_bytes(arqc, "big") + index) % (1 << 64)).to_bytes(8, "big")
-    name, _, arg = command.partition(":")
-    if name == "pin_change":
-        return bytes(card.generate_pin_change_command(pin=arg, tag_9f26=arqc, tag_9f36=atc))
-    if name == "put_data":
-        tag, _, value = arg.partition(":")
-        head = bytes.fromhex("04DA") + bytes.fromhex(tag.rjust(4, "0"))
-        data = bytes.fromhex(value)
-    elif name in _SCRIPT_HEADERS:
-        head, data = _SCRIPT_HEADERS[name], b""
-    else:
-        raise ValueError(f"unknown issuer script command {name!r}")
-    header = head + bytes([len(data) + 8])
-    mac = bytes(
-        card.generate_command_mac(
-            command_header=header, tag_9f26=arqc, tag_9f36=atc, command_data=data
-        )
-    )
-    return header + data + mac[:8]
-
-
-def script_template(tag: int, script_id: int, commands: Sequence[bytes]) -> bytes:
-    """71/72 template: 9F18 script identifier then one 86 per command (Book 3, Annex A)."""
-    inner = tlv(b"\x9f\x18", script_id.to_bytes(4, "big"))
-    for cmd in commands:
-        inner += tlv(b"\x86", cmd)
-    return tlv(bytes([tag]), inner)
-
-
 def tlv(tag: bytes, value: bytes) -> bytes:
     """Primitive BER-TLV with a definite length (EMV 4.4 Book 3, Annex B)."""
     size = len(value)
     length = bytes([size]) if size < 0x80 else bytes([0x81, size])
     return tag + length + value
+
+
+def __getattr__(name: str) -> Any:
+    """script_command / script_template live in sim.host.scripts; kept reachable here
+    because tests/emv use them through this module."""
+    if name in ("script_command", "script_template"):
+        from sim.host import scripts
+
+        return getattr(scripts, name)
+    raise AttributeError(f"module 'sim.host.emvauth' has no attribute {name!r}")

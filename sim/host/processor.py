@@ -9,12 +9,10 @@ a table (MTIs, processing codes).
 from __future__ import annotations
 
 import datetime as _dt
-import threading
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from sim.host import codec, emvauth, security
+from sim.host import codec, emvauth, scripts, security
 from sim.host.errors import FieldError, HostError
 from sim.host.ledger import Ledger, Totals, Txn
 from sim.host.rules import CardRule, Rules
@@ -58,35 +56,6 @@ class Reply:
         return f"Reply(mti={self.fields.get('t')}, rc={self.fields.get('39')})"
 
 
-@dataclass(frozen=True, slots=True)
-class ScriptOrder:
-    prefix: str
-    commands: tuple[str, ...]
-    tag: int
-
-
-@dataclass
-class ScriptQueue:
-    """Issuer scripts to attach to the next approval(s) for a PAN prefix (tests)."""
-
-    _orders: deque[ScriptOrder] = field(default_factory=deque)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def next(
-        self, commands: list[str] | tuple[str, ...], tag: int = 0x72, pan_prefix: str = ""
-    ) -> None:
-        with self._lock:
-            self._orders.append(ScriptOrder(pan_prefix, tuple(commands), tag))
-
-    def take(self, pan: str) -> ScriptOrder | None:
-        with self._lock:
-            for order in self._orders:
-                if pan.startswith(order.prefix):
-                    self._orders.remove(order)
-                    return order
-        return None
-
-
 @dataclass
 class _Ctx:
     """One request on its way through the checks (kept private to this module)."""
@@ -117,7 +86,7 @@ class Processor:
         self.ledger = ledger
         self.dukpt = dukpt
         self._declines = declines
-        self.scripts = ScriptQueue()
+        self.scripts = scripts.ScriptQueue()
 
     # --- entry point ---
 
@@ -452,10 +421,10 @@ class Processor:
             built = []
             for command in cmds:
                 built.append(
-                    emvauth.script_command(keys, auth.cvn, ctx.pan, psn, ctx.icc, command, index)
+                    scripts.script_command(keys, auth.cvn, ctx.pan, psn, ctx.icc, command, index)
                 )
                 index += 1
-            template = emvauth.script_template(tag, n, built)
+            template = scripts.script_template(tag, n, built)
             if len(data) + len(template) > MAX_ICC_RESPONSE:
                 break  # DE 55 is LLLVAR up to 255 bytes: scripts that do not fit are not sent
             data += template
@@ -635,4 +604,4 @@ def _expired(yymm: str, today: _dt.date) -> bool:
     return (year, month) < (today.year, today.month)
 
 
-__all__ = ["HostError", "Processor", "Reply", "ScriptQueue"]
+__all__ = ["HostError", "Processor", "Reply"]

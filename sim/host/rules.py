@@ -15,6 +15,7 @@ from typing import Any
 
 from sim.host.emvauth import CVN_CLASSES, IssuerKeys
 from sim.host.errors import RulesError
+from sim.host.scripts import check_command
 
 # host-spec DE 39: the only response codes the host may send.
 RESPONSE_CODES = frozenset(
@@ -168,6 +169,11 @@ def _rules(doc: Mapping[str, Any]) -> Rules:
         if ("pan" in c) == ("prefix" in c):
             raise RulesError(where, "give exactly one of pan or prefix")
         scripts = tuple(str(s) for s in c.get("scripts", []))
+        for command in scripts:
+            try:
+                check_command(command)
+            except ValueError as exc:
+                raise RulesError(where + ".scripts", str(exc)) from None
         cards.append(
             CardRule(
                 pan=_digits(where + ".pan", c["pan"]) if "pan" in c else "",

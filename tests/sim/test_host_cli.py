@@ -54,3 +54,26 @@ def test_sim_host_bad_rules_exit_2(tmp_path: Path) -> None:
     )
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 2 and "cards[0].pan" in err
+
+
+def test_sigkill_loses_no_answered_authorisation(tmp_path: Path) -> None:
+    """Durability: every approval the host answered is in the ledger after a SIGKILL
+    (responses leave only after their group commit, synchronous=FULL)."""
+    ledger = tmp_path / "host.db"
+    proc = _posterm("sim", "host", "--port", "0", "--rules", str(EXAMPLE), "--ledger", str(ledger))
+    approved = []
+    try:
+        assert proc.stdout is not None
+        match = re.search(r"127\.0\.0\.1:(\d+)", proc.stdout.readline())
+        assert match
+        client = Client(int(match.group(1))).connect()
+        for n in range(25):
+            resp = client.sale("4761739001010010", 100 + n)
+            assert resp.rc == "00"
+            approved.append(resp.fields["37"])
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    with Ledger(ledger) as reopened:
+        assert [t.rrn for t in reopened.charges(pan="4761739001010010")] == approved
+        assert reopened.integrity_check() == "ok"

@@ -206,6 +206,8 @@ def test_longest_prefix_and_exact_pan_win() -> None:
         ({"vouchers": [{"value": 1}]}, "'code'"),
         ({"cards": {"pan": "1"}}, "cards"),
         ({"host": {"today": "25/11/2026"}}, "host.today"),
+        ({"cards": [{"pan": "1", "scripts": ["format_card"]}]}, "cards[0].scripts"),
+        ({"cards": [{"pan": "1", "scripts": ["pin_change:12"]}]}, "cards[0].scripts"),
     ],
 )
 def test_bad_rules_name_the_place(doc: dict, where: str) -> None:  # type: ignore[type-arg]
