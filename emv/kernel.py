@@ -67,7 +67,26 @@ def run_context(
     return build_result(ctx, outcome)
 
 
-def _run(ctx: TransactionContext, transport: CardTransport, callbacks: KernelCallbacks) -> Outcome:
+def read_card_data(
+    ctx: TransactionContext, transport: CardTransport, callbacks: KernelCallbacks
+) -> Outcome | None:
+    """Selection, GET PROCESSING OPTIONS and READ RECORD only (Book 1 12, Book 3 10.1-10.2).
+
+    For card data capture without a cryptogram (refund, balance): ``ctx.card`` holds
+    the records afterwards. Never raises for what the card does: a vanished card or
+    malformed data come back as terminations, like :func:`run_transaction`.
+    """
+    try:
+        return _start(ctx, transport, callbacks)
+    except CardTransportError as error:
+        return Outcome.terminate(TerminationReason.CARD_REMOVED, type(error).__name__)
+    except EmvError as error:
+        return Outcome.terminate(TerminationReason.CARD_ERROR, str(error))
+
+
+def _start(
+    ctx: TransactionContext, transport: CardTransport, callbacks: KernelCallbacks
+) -> Outcome | None:
     outcome = select_application(ctx, transport, callbacks)
     for _ in range(MAX_RESELECTIONS):
         if outcome is not None:
@@ -82,13 +101,14 @@ def _run(ctx: TransactionContext, transport: CardTransport, callbacks: KernelCal
         return Outcome.terminate(TerminationReason.NO_COMMON_APPLICATION, "reselection limit")
     if isinstance(started, Outcome):
         return started
-    for step in (
-        read_application_data,
-        _oda,
-        processing_restrictions,
-        _cvm,
-        terminal_risk_management,
-    ):
+    return read_application_data(ctx, transport, callbacks)
+
+
+def _run(ctx: TransactionContext, transport: CardTransport, callbacks: KernelCallbacks) -> Outcome:
+    outcome = _start(ctx, transport, callbacks)
+    if outcome is not None:
+        return outcome
+    for step in (_oda, processing_restrictions, _cvm, terminal_risk_management):
         result = step(ctx, transport, callbacks)
         if result is not None:
             return result

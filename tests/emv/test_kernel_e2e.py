@@ -135,3 +135,23 @@ def test_bad_transaction_input_is_refused_before_the_card(kwargs: dict[str, obje
 
     with pytest.raises(TransactionInputError):
         txn(**kwargs)
+
+
+def test_read_card_data_stops_after_records() -> None:
+    from emv.context import TransactionContext
+    from emv.kernel import read_card_data
+
+    card = FakeCard()
+    ctx = TransactionContext.new(config(), txn())
+    assert read_card_data(ctx, card, RecordingCallbacks()) is None
+    assert ctx.pan == PAN and 0x8C in ctx.card
+    assert not any(apdu[1] in (0xAE, 0xCA) for apdu in card.sent)
+
+
+def test_read_card_data_reports_removal() -> None:
+    from emv.context import TransactionContext
+    from emv.kernel import read_card_data
+
+    ctx = TransactionContext.new(config(), txn())
+    outcome = read_card_data(ctx, FakeCard(fail_after=3), RecordingCallbacks())
+    assert outcome is not None and outcome.reason is TerminationReason.CARD_REMOVED
