@@ -102,23 +102,28 @@ class OnlineResponse:
 
 
 class DisplayMessage(enum.Enum):
-    """Book 4, 11.2 standard messages the kernel asks for."""
+    """Book 4, 11.2 standard messages (value = message identifier), plus LAST_PIN_TRY."""
 
+    AMOUNT = 0x01
+    AMOUNT_OK = 0x02
     APPROVED = 0x03
-    CALL_YOUR_BANK = 0x05
+    CALL_YOUR_BANK = 0x04
+    CANCEL_OR_ENTER = 0x05
+    CARD_ERROR = 0x06
     DECLINED = 0x07
-    ENTER_PIN = 0x0A
-    INCORRECT_PIN = 0x0A + 0x100  # not a Book 4 code; distinct member for clarity
-    INSERT_CARD = 0x0D
+    ENTER_AMOUNT = 0x08
+    ENTER_PIN = 0x09
+    INCORRECT_PIN = 0x0A
+    INSERT_CARD = 0x0B
     NOT_ACCEPTED = 0x0C
-    PIN_OK = 0x0E
-    PLEASE_WAIT = 0x0F
-    PROCESSING_ERROR = 0x10
-    REMOVE_CARD = 0x10 + 0x100
+    PIN_OK = 0x0D
+    PLEASE_WAIT = 0x0E
+    PROCESSING_ERROR = 0x0F
+    REMOVE_CARD = 0x10
     USE_CHIP_READER = 0x11
     USE_MAG_STRIPE = 0x12
     TRY_AGAIN = 0x13
-    LAST_PIN_TRY = 0x13 + 0x100
+    LAST_PIN_TRY = 0x80  # terminal-specific: Book 4 leaves the wording to the terminal
 
 
 class KernelCallbacks(Protocol):
