@@ -98,6 +98,7 @@ class FakeCard:
     first_cid: int = 0x80  # ARQC
     second_cid: int = 0x40  # TC
     extra_record: bytes = b""
+    pan_bcd: bytes = PAN_BCD
     records_override: dict[tuple[int, int], bytes] = field(default_factory=dict)
     gpo_sw: bytes = OK
     afl: bytes = bytes.fromhex("08010201")  # SFI 1, records 1-2, record 1 for ODA
@@ -119,7 +120,7 @@ class FakeCard:
     def records(self) -> dict[tuple[int, int], bytes]:
         rec1 = t(
             0x70,
-            t(0x5A, PAN_BCD),
+            t(0x5A, self.pan_bcd),
             t(0x5F24, self.expiry),
             t(0x5F25, self.effective),
             t(0x5F28, self.issuer_country),
