@@ -76,7 +76,10 @@ class TransactionInputError(EmvError):
 
 @dataclass(slots=True)
 class TransactionContext:
-    """Mutable state of one transaction. Create with :meth:`new`."""
+    """Mutable state of one transaction. Create with :meth:`new`.
+
+    Card data (PAN, track 2, names) is kept out of ``repr`` so a stray log line
+    cannot leak it."""
 
     config: KernelConfig
     txn: TransactionInput
@@ -84,9 +87,13 @@ class TransactionContext:
     candidates: list[Candidate] = field(default_factory=list)
     selected: Candidate | None = None
     aid_entry: AidEntry | None = None
-    fci: dict[int, bytes] = field(default_factory=dict)  # FCI of the final SELECT, flattened
+    fci: dict[int, bytes] = field(
+        default_factory=dict, repr=False
+    )  # FCI of the final SELECT, flattened
     # --- data
-    card: dict[int, bytes] = field(default_factory=dict)  # from FCI, GPO, records, GET DATA
+    card: dict[int, bytes] = field(
+        default_factory=dict, repr=False
+    )  # from FCI, GPO, records, GET DATA
     terminal: dict[int, bytes] = field(default_factory=dict)  # terminal & transaction data
     aip: AIP = field(default_factory=lambda: AIP(0))  # 82
     afl: bytes = b""  # 94
@@ -94,7 +101,7 @@ class TransactionContext:
     cdol1_data: bytes = b""  # data sent in the first GENERATE AC
     cdol2_data: bytes = b""  # data sent in the second GENERATE AC
     # Book 3, 10.3: the bytes offline data authentication signs (records flagged in AFL).
-    oda_records: bytearray = field(default_factory=bytearray)
+    oda_records: bytearray = field(default_factory=bytearray, repr=False)
     oda_record_invalid: bool = False  # a record for ODA was not a 70 template (SFI 1-10)
     oda_method: OdaMethod = OdaMethod.NONE
     cda_requested: bool = False  # set when the first GENERATE AC asked for CDA
@@ -103,7 +110,7 @@ class TransactionContext:
     tsi: TSI = field(default_factory=lambda: TSI(0))  # 9B
     cvm_results: bytes = b"\x3f\x00\x00"  # 9F34: '3F' = no CVM performed (Book 4, A4)
     signature_required: bool = False
-    online_pin: PinEntry | None = None  # enciphered online PIN block captured by CVM
+    online_pin: PinEntry | None = field(default=None, repr=False)  # enciphered online PIN
     pin_entered_offline: bool = False
     # --- risk management and action analysis
     go_online_requested: bool = False

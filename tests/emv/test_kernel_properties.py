@@ -85,3 +85,13 @@ def test_no_pan_track_or_name_leaves_the_kernel(pan: str, name: str, cid: int) -
     for text in outputs:
         assert pan not in text
         assert name not in text
+
+
+def test_context_repr_hides_card_data() -> None:
+    from tests.emv.scripted import PAN, PAN_BCD
+
+    ctx = context()
+    ctx.card[0x5A] = PAN_BCD
+    ctx.card[0x57] = PAN_BCD
+    assert PAN.lower() not in repr(ctx).lower().replace("\\x", "")
+    assert "card=" not in repr(ctx)
