@@ -257,6 +257,9 @@ def process_scripts(
         if not script or script[0] != tag:
             continue
         ctx.step = f"script_{tag:02X}"
+        # Book 3, 10.10 (Application Note 13): attempted processing counts as performed,
+        # even when the script turns out to be malformed.
+        ctx.tsi |= TSI.SCRIPT_PROCESSING_PERFORMED
         script_id = b"\x00" * 4
         try:
             items = decode(script)
@@ -274,7 +277,6 @@ def process_scripts(
                     commands.append(child.value)
         result = 0x20  # Book 3, Annex A (9F5B byte 1): '2x' = script processing successful
         for number, command in enumerate(commands, start=1):
-            ctx.tsi |= TSI.SCRIPT_PROCESSING_PERFORMED
             answer = apdu.exchange(ctx, transport, command)
             if answer.sw1 not in (0x90, 0x62, 0x63):
                 result = 0x10 | min(number, 0x0F)  # '1x' failed at command x

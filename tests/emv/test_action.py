@@ -226,6 +226,7 @@ def test_unparsable_script_fails_without_commands() -> None:
     transport = ScriptedTransport({})
     process_scripts(ctx, transport, (b"\x71\x09\x86\x05",), 0x71)
     assert TVR.SCRIPT_FAILED_BEFORE_FINAL_GENERATE_AC in ctx.tvr and transport.sent == []
+    assert TSI.SCRIPT_PROCESSING_PERFORMED in ctx.tsi
 
 
 def test_tc_hash_with_default_tdol_sets_tvr() -> None:
