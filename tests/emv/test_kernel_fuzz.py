@@ -1,5 +1,7 @@
 """hypothesis over card responses: the kernel always ends in a documented outcome.
 
+KERNEL_FUZZ_EXAMPLES (default 300) scales the run; 4000 passed when this was written.
+
 Responses of a working card (hand-built and sim.card) are mutated at random
 positions: replaced, truncated, bit-flipped, given another status word. Whatever
 happens, run_transaction returns a KernelResult whose decision is a Decision;
@@ -8,6 +10,7 @@ it never raises.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, event, given, settings
@@ -114,7 +117,11 @@ online_answers = st.one_of(
 )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(
+    max_examples=int(os.environ.get("KERNEL_FUZZ_EXAMPLES", "300")),
+    suppress_health_check=[HealthCheck.too_slow],
+    deadline=None,
+)
 @given(st.lists(mutations, max_size=3), online_answers, st.booleans())
 def test_hand_built_card_mutated(
     changes: list[Mutation], online: OnlineResponse | None, pse: bool
@@ -126,7 +133,11 @@ def test_hand_built_card_mutated(
     check(result)
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(
+    max_examples=int(os.environ.get("KERNEL_FUZZ_EXAMPLES", "300")) // 2 or 1,
+    suppress_health_check=[HealthCheck.too_slow],
+    deadline=None,
+)
 @given(
     st.sampled_from(
         ["visa-cda", "mc-dda", "visa-sda", "visa-offline-pin", "mc-enc-pin", "multi-app"]
