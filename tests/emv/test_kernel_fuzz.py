@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import sim.card as sim_card
-from emv.callbacks import OnlineResponse
+from emv.callbacks import OnlineResponse, PinEntry, PinRequest, PinStatus
 from emv.kernel import run_transaction
 from emv.outcome import Decision, KernelResult
 from emv.transport import CardTransport
@@ -152,3 +152,50 @@ def test_sim_cards_mutated(
     transport = MutatingTransport(card, changes)
     result = run_transaction(transport, sim_config(), PinCallbacks(online=online), txn())
     check(result)
+
+
+class ErraticPinPad(PinCallbacks):
+    """PIN entry that answers from a drawn list of statuses and PINs."""
+
+    def __init__(self, answers: list[tuple[PinStatus, str]], online: OnlineResponse | None) -> None:
+        super().__init__(online=online)
+        self.answers = answers or [(PinStatus.ENTERED, "1234")]
+        self.turn = 0
+
+    def enter_pin(self, request: PinRequest) -> PinEntry:
+        status, digits = self.answers[self.turn % len(self.answers)]
+        self.turn += 1
+        if status is not PinStatus.ENTERED:
+            return PinEntry(status)
+        self.pin = digits
+        return super().enter_pin(request)
+
+    def random_bytes(self, length: int) -> bytes:
+        return bytes(length)
+
+
+@settings(
+    max_examples=int(os.environ.get("KERNEL_FUZZ_EXAMPLES", "300")) // 3 or 1,
+    suppress_health_check=[HealthCheck.too_slow],
+    deadline=None,
+)
+@given(
+    st.sampled_from(
+        ["visa-cda", "visa-offline-pin", "mc-enc-pin", "visa-online-pin", "visa-pin-blocked"]
+    ),
+    st.lists(
+        st.tuples(
+            st.sampled_from(list(PinStatus)),
+            st.sampled_from(["1234", "4321", "0000", "123456789012"]),
+        ),
+        max_size=4,
+    ),
+    online_answers,
+    st.booleans(),
+)
+def test_pin_entry_and_configuration_variations(
+    name: str, answers: list[tuple[PinStatus, str]], online: OnlineResponse | None, bypass: bool
+) -> None:
+    card = sim_card.VirtualCard(sim_card.load_profile(name))
+    config = sim_config(pin_bypass_allowed=bypass)
+    check(run_transaction(card, config, ErraticPinPad(answers, online), txn()))
