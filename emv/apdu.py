@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from emv.context import TransactionContext
 from emv.errors import EmvError
+from emv.trace import record
 from emv.transport import CardTransport
 
 SW_OK = 0x9000
@@ -101,8 +102,6 @@ def exchange(ctx: TransactionContext, transport: CardTransport, command: bytes) 
     CardResponseError
         The response is shorter than a status word.
     """
-    from emv.trace import record  # local: trace imports apdu's Response
-
     raw = transport.transmit(command)
     if len(raw) < 2:
         record(ctx, command, raw)
