@@ -1,145 +1,134 @@
-"""`posterm certify [SUITE] --report DIR`: replay a suite of recorded card sessions.
+"""`posterm certify [SUITE] --report DIR`: run a certification suite, write reports.
 
-SUITE is a directory of emv.recording JSON files (default: the built-in suite in
-terminal/data/certify, recorded from the simulator's TEST ONLY cards). Each file
-is one case: the kernel must follow the recorded exchanges exactly and end with
-the expected decision, TVR, TSI and CVM results. Writes DIR/junit.xml,
-DIR/report.md and DIR/report.html; exit 0 only when every case passes.
+SUITE is a TOML suite file (terminal.certify.suite; default: the built-in suite in
+terminal/certify/suites/builtin.toml), or a directory / file of emv.recording JSON
+sessions to replay. Writes DIR/junit.xml, DIR/report.md and DIR/report.html.
+Exit 0 when every case passed (known kernel issues are reported apart and do not
+fail the run), 1 when any case failed or could not run, 2 for a bad suite.
 """
 
 from __future__ import annotations
 
 import argparse
-import html
 import sys
 import time
-import xml.etree.ElementTree as ET
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from emv.recording import RecordingError, from_dict
+from terminal.certify import BUILTIN_SUITE
+from terminal.certify.report import summary_line, write_reports
+from terminal.certify.runner import CaseResult, Verdict, base_config, run_case
+from terminal.certify.suite import Case, SuiteError, load_suite
 from terminal.commands.replay import load
 from terminal.emvreplay import ReplayReport, replay
 
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("certify", help="run the certification suite")
-    parser.add_argument("suite", nargs="?", help="directory of recordings (default: built-in)")
+    parser = subparsers.add_parser("certify", help="run a certification suite and write reports")
+    parser.add_argument(
+        "suite",
+        nargs="?",
+        help="suite TOML file, or a directory of emv.recording JSON files (default: built-in)",
+    )
     parser.add_argument(
         "--report", required=True, help="directory for junit.xml, report.md, report.html"
     )
+    parser.add_argument("--only", action="append", default=[], help="run only this case (repeat)")
     parser.set_defaults(func=run)
 
 
-def suite_files(suite: str | None) -> list[Path]:
-    if suite is None:
-        base = Path(str(resources.files("terminal.data").joinpath("certify")))
-    else:
-        base = Path(suite)
+def builtin_suite_path() -> Path:
+    return Path(str(resources.files("terminal.certify.suites").joinpath(BUILTIN_SUITE)))
+
+
+def run(args: argparse.Namespace) -> int:
+    target = Path(args.suite) if args.suite else builtin_suite_path()
+    try:
+        if target.is_dir() or target.suffix == ".json":
+            name, results = target.stem, run_recordings(target)
+        else:
+            suite = load_suite(target)
+            cases = [c for c in suite.cases if not args.only or c.name in args.only]
+            if not cases:
+                raise SuiteError(str(target), f"no case named {', '.join(args.only)}")
+            base = base_config()
+            name, results = suite.name, [run_case(case, base) for case in cases]
+    except (SuiteError, RecordingError) as error:
+        print(f"posterm certify: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    write_reports(Path(args.report), results, name)
+    print(f"posterm certify: {summary_line(results)} Reports in {args.report}")
+    for result in results:
+        if result.unexpected:
+            print(f"  {result.verdict}: {result.case.name}", file=sys.stderr)
+    return EXIT_FAILED if any(r.unexpected for r in results) else 0
+
+
+# --------------------------------------------------------------------------- recordings
+
+
+def recording_files(base: Path) -> list[Path]:
     if base.is_file():
         return [base]
     if not base.is_dir():
-        raise RecordingError(f"suite {base} is not a directory")
+        raise RecordingError(f"suite {base} is not a file or directory")
     files = sorted(base.glob("*.json"))
     if not files:
         raise RecordingError(f"suite {base} holds no *.json recordings")
     return files
 
 
-def _failure_text(report: ReplayReport) -> str:
-    lines = []
-    if report.divergence:
-        lines.append(f"left the recorded path: {report.divergence}")
-    if report.unused_exchanges:
-        lines.append(f"{report.unused_exchanges} recorded exchanges never requested")
-    for key, (expected, actual) in report.differences.items():
-        lines.append(f"{key}: expected {expected}, got {actual}")
-    return "; ".join(lines)
-
-
-def write_reports(out: Path, cases: list[tuple[str, ReplayReport | None, str, float]]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    failures = sum(1 for _, report, error, _ in cases if error or (report and not report.passed))
-    suite = ET.Element(
-        "testsuite",
-        name="posterm-certify",
-        tests=str(len(cases)),
-        failures=str(failures),
-        errors="0",
-    )
-    for name, report, error, seconds in cases:
-        case = ET.SubElement(
-            suite, "testcase", classname="posterm.certify", name=name, time=f"{seconds:.4f}"
-        )
-        if error:
-            ET.SubElement(case, "failure", message=error).text = error
-        elif report is not None and not report.passed:
-            text = _failure_text(report)
-            ET.SubElement(case, "failure", message=text).text = text
-    ET.ElementTree(suite).write(out / "junit.xml", encoding="utf-8", xml_declaration=True)
-    rows = []
-    for name, report, error, _ in cases:
-        if report is None:
-            rows.append((name, "FAIL", "", "", "", error))
-            continue
-        result = report.result
-        rows.append(
-            (
-                name,
-                "pass" if report.passed else "FAIL",
-                result.decision.value,
-                result.tvr.hex().upper(),
-                result.tsi.hex().upper(),
-                _failure_text(report),
-            )
-        )
-    md = [
-        "# posterm certify",
-        "",
-        f"{len(cases) - failures} of {len(cases)} cases passed.",
-        "",
-        "| case | result | decision | TVR | TSI | notes |",
-        "|---|---|---|---|---|---|",
-    ]
-    md += [f"| {' | '.join(row)} |" for row in rows]
-    (out / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
-    cells = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
-    )
-    summary = f"{len(cases) - failures} of {len(cases)} cases passed."
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>posterm certify</title></head>"
-        f"<body><h1>posterm certify</h1><p>{summary}</p>"
-        "<table border='1'><tr><th>case</th><th>result</th><th>decision</th><th>TVR</th>"
-        f"<th>TSI</th><th>notes</th></tr>{cells}</table></body></html>\n"
-    )
-    (out / "report.html").write_text(page, encoding="utf-8")
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        files = suite_files(args.suite)
-    except RecordingError as error:
-        print(f"posterm certify: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    cases: list[tuple[str, ReplayReport | None, str, float]] = []
-    for path in files:
+def run_recordings(base: Path) -> list[CaseResult]:
+    """Replay each recording; a file that is not a recording is that case's error."""
+    results: list[CaseResult] = []
+    for path in recording_files(base):
         start = time.perf_counter()
-        report: ReplayReport | None = None
-        note = ""
         try:
             recording = from_dict(load(path))
         except RecordingError as problem:
-            note = f"not a recording: {problem}"
-        else:
-            report = replay(recording)
-        cases.append(
-            (report.name if report else path.stem, report, note, time.perf_counter() - start)
+            case = Case(name=path.stem, card=f"recording:{path.name}")
+            results.append(
+                CaseResult(case, Verdict.ERROR, time.perf_counter() - start, error=str(problem))
+            )
+            continue
+        report = replay(recording)
+        case = Case(
+            name=recording.name, card=f"recording:{path.name}", description=recording.description
         )
-    write_reports(Path(args.report), cases)
-    passed = sum(1 for _, done, note, _ in cases if done is not None and done.passed and not note)
-    print(f"posterm certify: {passed}/{len(cases)} cases passed; reports in {args.report}")
-    return 0 if passed == len(cases) else 1
+        results.append(
+            CaseResult(
+                case,
+                Verdict.PASS if report.passed else Verdict.FAIL,
+                time.perf_counter() - start,
+                actual=_replay_summary(report),
+                differences=tuple(_replay_problems(report)),
+            )
+        )
+    return results
+
+
+def _replay_summary(report: ReplayReport) -> dict[str, str]:
+    result = report.result
+    return {
+        "decision": result.decision.value,
+        "reason": result.reason.name if result.reason else "",
+        "tvr": result.tvr.hex().upper(),
+        "tsi": result.tsi.hex().upper(),
+        "cvm_results": result.cvm_results.hex().upper(),
+        "genac2": result.cryptogram_type,
+    }
+
+
+def _replay_problems(report: ReplayReport) -> list[str]:
+    problems = []
+    if report.divergence:
+        problems.append(f"left the recorded path: {report.divergence}")
+    if report.unused_exchanges:
+        problems.append(f"{report.unused_exchanges} recorded exchanges never requested")
+    problems += [f"{k}: expected {e}, got {a}" for k, (e, a) in report.differences.items()]
+    return problems

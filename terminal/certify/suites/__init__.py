@@ -1,0 +1,1 @@
+"""Built-in certification suites (TOML data shipped with the wheel)."""
