@@ -123,3 +123,32 @@ def test_wrong_offline_pin_counts_down_then_succeeds() -> None:
     assert len(callbacks.pins) == 2
     assert callbacks.pins[1].try_counter == callbacks.pins[0].try_counter - 1  # type: ignore[operator]
     assert result.cvm_results[2] == 0x02
+
+
+@pytest.mark.parametrize("pull_after", range(0, 16))
+def test_card_pulled_at_any_point_is_card_removed(pull_after: int) -> None:
+    card = sim_card.VirtualCard(
+        sim_card.load_profile("visa-cda"), faults=sim_card.Faults(pull_after=pull_after)
+    )
+    result = run_transaction(card, sim_config(), PinCallbacks(), txn())
+    assert result.decision is Decision.TERMINATED
+    assert result.reason is TerminationReason.CARD_REMOVED
+    assert not result.fallback_allowed
+
+
+@pytest.mark.parametrize(
+    "faults, reason",
+    [
+        ({"missing_tags": frozenset({"5F24"})}, TerminationReason.MISSING_MANDATORY_DATA),
+        ({"status_words": {"GPO": 0x6985}}, TerminationReason.NO_COMMON_APPLICATION),
+        ({"status_words": {"GENERATE_AC": 0x6F00}}, TerminationReason.NOT_ACCEPTED),
+        ({"malformed_tlv": frozenset({"READ_RECORD"})}, TerminationReason.DATA_FORMAT_ERROR),
+    ],
+)
+def test_card_faults_end_in_the_documented_termination(
+    faults: dict[str, object], reason: TerminationReason
+) -> None:
+    card = sim_card.VirtualCard(sim_card.load_profile("visa-cda"), faults=sim_card.Faults(**faults))  # type: ignore[arg-type]
+    result = run_transaction(card, sim_config(), PinCallbacks(), txn())
+    assert result.decision is Decision.TERMINATED
+    assert result.reason is reason, result.detail
