@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print("posterm bundle: --created-at is not YYYY-MM-DDTHH:MM:SSZ", file=sys.stderr)
         return EXIT_USAGE
     try:
-        key, development = resolve_signing_key(args.signing_key, root)
+        key, development = resolve_signing_key(args.signing_key, [root, default_source_root()])
         built = build_bundle(args.out, args.platform, key, source_root=root, created_at=created_at)
     except UpdateUsageError as error:
         print(f"posterm bundle: {error}", file=sys.stderr)

@@ -9,8 +9,10 @@ docs/decisions/firmware-bundles.md).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -27,6 +29,7 @@ ENV_SIGNING_KEY = "POSTERM_SIGNING_KEY"
 DEV_PRIVATE_KEY = Path("tests/terminal/data/update_signing_dev_private.pem")
 
 
+@functools.cache
 def pinned_public_key() -> EccKey:
     """The public key this firmware trusts for updates (shipped in terminal/data)."""
     pem = resources.files("terminal.data").joinpath(PINNED_KEY_RESOURCE).read_text("ascii")
@@ -94,19 +97,20 @@ def verify_signature(key: EccKey, message: bytes, signature: bytes) -> bool:
     return True
 
 
-def resolve_signing_key(given: str | None, source_root: Path) -> tuple[EccKey, bool]:
+def resolve_signing_key(given: str | None, checkouts: Sequence[Path]) -> tuple[EccKey, bool]:
     """The key to sign with and whether it is the development key.
 
     ``--signing-key`` wins, then ``$POSTERM_SIGNING_KEY`` (a file path, never the key
-    itself: environments leak), then the development key of a source checkout.
+    itself: environments leak), then the development key of the first source checkout
+    in ``checkouts`` that has one.
     """
     path = given or os.environ.get(ENV_SIGNING_KEY)
     if path:
         return load_private_key(path), False
-    dev = source_root / DEV_PRIVATE_KEY
-    if not dev.is_file():
-        raise UpdateUsageError(f"no signing key: give --signing-key FILE or set {ENV_SIGNING_KEY}")
-    return load_private_key(dev), True
+    for root in checkouts:
+        if (root / DEV_PRIVATE_KEY).is_file():
+            return load_private_key(root / DEV_PRIVATE_KEY), True
+    raise UpdateUsageError(f"no signing key: give --signing-key FILE or set {ENV_SIGNING_KEY}")
 
 
 def _read(path: str | Path) -> str:

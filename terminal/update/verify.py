@@ -9,8 +9,9 @@ Checks, in the order their failure is reported (the first failure is the reason)
 4. the manifest is canonical and well-formed, and names that key;
 5. the payload is exactly the manifest's file list — none missing, none extra — and
    every file has the listed size and SHA-256;
-6. the archive is the canonical encoding of what was checked, so no byte of the file
-   (headers, padding, trailer) is outside what the signature vouches for.
+6. the archive is the canonical encoding of what was checked (payload in manifest
+   order), so no byte of the file — headers, padding, trailer — is outside what the
+   signature vouches for.
 
 Nothing is trusted before step 3 except to report a useful reason.
 """
@@ -68,7 +69,11 @@ def verify_bytes(data: bytes, key: EccKey | None = None) -> VerifiedBundle:
     if manifest.signing_key != signing.fingerprint(trusted):
         raise BundleRejected("manifest names a different signing key than the one that verified")
     files = _check_payload(manifest, payload)
-    if ustar.encode(entries, manifest.created_at) != data:
+    canonical = [
+        *entries[:2],
+        *(ustar.Entry(PAYLOAD_PREFIX + f.path, files[f.path]) for f in manifest.files),
+    ]
+    if ustar.encode(canonical, manifest.created_at) != data:
         raise BundleRejected("bundle is not in canonical form (bytes outside the signed content)")
     return VerifiedBundle(manifest, files)
 
