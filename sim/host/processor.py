@@ -31,7 +31,6 @@ VOIDABLE = {"020000": "sale", "220000": "refund"}
 # Response fields echoed from the request (all <= 64 so responses carry DE 64).
 ECHO = ("3", "4", "11", "12", "13", "24", "41", "42", "49")
 REQUEST_MTIS = {"0800", "0100", "0200", "0220", "0320", "0400", "0401", "0500"}
-NEW_BUSINESS = {"0100", "0200", "0220", "0320"}
 MAX_ICC_RESPONSE = 255  # iso8583.specs.default DE 55 max_len
 REVERSIBLE = {"authorised", "advised", "completed", "voided"}
 
@@ -156,8 +155,6 @@ class Processor:
         """Message-level refusals before any business logic."""
         if "1" in fields and not any(k.isdigit() and int(k) > 64 for k in fields):
             return "30"  # host-spec "Encoding": DE 1 exactly when a field above 64 is present
-        if mti in NEW_BUSINESS and self.ledger.batch_state(tid, batch) == "closed":
-            return "12"  # new business in a batch that settlement already closed
         return None
 
     def _precheck(self, ctx: _Ctx) -> None:

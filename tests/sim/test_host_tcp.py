@@ -433,11 +433,13 @@ def test_request_encoding_uses_pyiso8583_default_spec() -> None:
     assert iso8583.decode(raw, spec_default)[0]["52"] and de48(KS="A") == "KS001A"
 
 
-def test_new_business_in_a_closed_batch_gets_12(client: Client) -> None:
+def test_closed_batch_is_reopened_by_a_terminal_that_missed_the_0510(client: Client) -> None:
+    """A terminal killed after the host closed its batch still names that batch: the host
+    accepts the business and reconciles the batch again on the next 0500."""
     client.sale(VISA, 1000, BN="000009")
     assert _settle(client, "920000", (0, 0), (1, 1000), batch="000009").rc == "00"
-    assert client.sale(VISA, 5, BN="000009").rc == "12"
-    assert _settle(client, "920000", (0, 0), (1, 1000), batch="000009").rc == "00"  # repeat
+    assert client.sale(VISA, 5, BN="000009").rc == "00"
+    assert _settle(client, "920000", (0, 0), (2, 1005), batch="000009").rc == "00"
     assert client.sale(VISA, 5, BN="000010").rc == "00"
 
 
