@@ -170,3 +170,41 @@ def test_pse_ddf_entry_is_followed() -> None:
     ctx = context()
     assert build_candidate_list(ctx, ScriptedTransport(table)) is None
     assert [c.aid for c in ctx.candidates] == [MASTERCARD]
+
+
+def test_without_confirmation_support_apps_needing_it_are_dropped() -> None:
+    import dataclasses
+
+    from tests.emv.scripted import config
+
+    cfg = dataclasses.replace(config(), support_cardholder_confirmation=False)
+    ctx = context(cfg)
+    ctx.candidates = [
+        Candidate(VISA, priority=1, confirmation_required=True),
+        Candidate(MASTERCARD, priority=2),
+    ]
+    callbacks = RecordingCallbacks()
+    table = {select_cmd(MASTERCARD): fci(MASTERCARD) + OK}
+    assert final_selection(ctx, ScriptedTransport(table), callbacks) is None
+    assert ctx.selected is not None and ctx.selected.aid == MASTERCARD
+    assert callbacks.choices == []  # no cardholder choice offered
+
+
+def test_failed_final_select_says_try_again() -> None:
+    class Display(RecordingCallbacks):
+        def __init__(self) -> None:
+            super().__init__()
+            self.shown: list[object] = []
+
+        def display(self, message):  # type: ignore[no-untyped-def]
+            self.shown.append(message)
+
+    from emv.callbacks import DisplayMessage
+
+    ctx = context()
+    ctx.candidates = [Candidate(VISA, priority=1), Candidate(MASTERCARD, priority=2)]
+    callbacks = Display()
+    final_selection(
+        ctx, ScriptedTransport({select_cmd(MASTERCARD): fci(MASTERCARD) + OK}), callbacks
+    )
+    assert callbacks.shown == [DisplayMessage.TRY_AGAIN]
