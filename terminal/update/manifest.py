@@ -85,6 +85,8 @@ def decode(raw: bytes) -> Manifest:
         raise BundleRejected("manifest malformed: larger than 1 MiB")
     try:
         document = json.loads(raw.decode("ascii"), object_pairs_hook=_no_duplicates)
+    except RecursionError:
+        raise BundleRejected("manifest malformed: nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as error:
         raise BundleRejected(f"manifest malformed: not JSON ({_short(error)})") from None
     manifest = _manifest(document)

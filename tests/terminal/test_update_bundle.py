@@ -197,31 +197,29 @@ def _replace_files(manifest: Manifest, files: list[PayloadFile]) -> Manifest:
     )  # fmt: skip
 
 
-def _tar_with(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> bytes:
-    """The good bundle plus one entry crafted with the stdlib tarfile."""
+def _tarfile_copy(extra: tarfile.TarInfo | None = None) -> bytes:
+    """The good bundle rewritten by the stdlib tarfile, plus one crafted entry."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as archive:
         for entry in entries_of(small_bundle()):
             info = tarfile.TarInfo(entry.name)
             info.size, info.mtime, info.mode = len(entry.data), CREATED_AT, 0o644
             archive.addfile(info, io.BytesIO(entry.data))
-        info = tarfile.TarInfo(name)
-        info.type, info.linkname, info.mtime = kind, linkname, CREATED_AT
-        archive.addfile(info, io.BytesIO(b"x") if kind == tarfile.REGTYPE else None)
-        if kind == tarfile.REGTYPE:
-            info.size = 1
+        if extra is not None:
+            archive.addfile(extra, io.BytesIO(b"x") if extra.isfile() else None)
     return buf.getvalue()
+
+
+def _tar_with(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> bytes:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mtime = kind, linkname, CREATED_AT
+    info.size = 1 if kind == tarfile.REGTYPE else 0
+    return _tarfile_copy(info)
 
 
 def test_tarfile_copy_of_the_bundle_verifies() -> None:
     """Our canonical form is what tarfile writes in USTAR format: interoperable."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as archive:
-        for entry in entries_of(small_bundle()):
-            info = tarfile.TarInfo(entry.name)
-            info.size, info.mtime, info.mode = len(entry.data), CREATED_AT, 0o644
-            archive.addfile(info, io.BytesIO(entry.data))
-    assert buf.getvalue() == small_bundle()
+    assert _tarfile_copy() == small_bundle()
 
 
 @pytest.mark.parametrize(
