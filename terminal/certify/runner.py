@@ -28,7 +28,6 @@ from emv.callbacks import (
 )
 from emv.config import AidEntry, KernelConfig
 from emv.context import TransactionContext, TransactionInput
-from emv.errors import EmvError
 from emv.kernel import run_context
 from emv.outcome import KernelResult
 from hal.errors import HalError
@@ -274,7 +273,8 @@ def run_case(case: Case, base: KernelConfig | None = None) -> CaseResult:
     try:
         txn = transaction_input(case)
         reader, session = open_card(case)
-    except (HalError, EmvError, OSError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 - a driver plug-in's own errors (sim.errors,
+        # pyscard) must become this case's "error" verdict, not end the whole run.
         return CaseResult(case, Verdict.ERROR, time.perf_counter() - start, error=_describe(error))
     ctx = TransactionContext.new(config, txn)
     try:
