@@ -64,10 +64,18 @@ def host_process(directory: Path, rules: dict[str, Any]) -> Iterator[tuple[int, 
 
 
 def posterm(
-    *args: str, stdin: str | None = None, timeout: float = 60
+    *args: str,
+    stdin: str | None = None,
+    timeout: float = 60,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*POSTERM, *args], capture_output=True, text=True, env=env(), timeout=timeout, input=stdin
+        [*POSTERM, *args],
+        capture_output=True,
+        text=True,
+        env={**env(), **(extra_env or {})},
+        timeout=timeout,
+        input=stdin,
     )
 
 
@@ -75,7 +83,9 @@ def posterm(
 class Terminal:
     config: Path
 
-    def pay(self, *args: str, stdin: str | None = None) -> tuple[int, dict[str, Any] | None, str]:
+    def pay(
+        self, *args: str, stdin: str | None = None, extra_env: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, Any] | None, str]:
         done = posterm(
             "pay", "--config", str(self.config), "--operator", "admin", *args, stdin=stdin
         )
