@@ -37,6 +37,8 @@ MAX_BUNDLE = 256 << 20  # a handset release is a few MB; refuse to load anything
 class VerifiedBundle:
     manifest: Manifest
     files: dict[str, bytes]  # payload path -> content, every one checked
+    manifest_bytes: bytes  # exactly what was signed
+    signature: bytes
 
 
 def read_bundle(path: str | Path) -> bytes:
@@ -75,7 +77,7 @@ def verify_bytes(data: bytes, key: EccKey | None = None) -> VerifiedBundle:
     ]
     if ustar.encode(canonical, manifest.created_at) != data:
         raise BundleRejected("bundle is not in canonical form (bytes outside the signed content)")
-    return VerifiedBundle(manifest, files)
+    return VerifiedBundle(manifest, files, raw, signature)
 
 
 def _split(entries: list[ustar.Entry]) -> tuple[bytes, bytes, list[ustar.Entry]]:
