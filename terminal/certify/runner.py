@@ -30,6 +30,8 @@ from emv.config import AidEntry, KernelConfig
 from emv.context import TransactionContext, TransactionInput
 from emv.kernel import run_context
 from emv.outcome import KernelResult
+from emv.recording import Recording, result_summary, to_dict
+from emv.transport import CardTransportError
 from hal.errors import HalError
 from hal.pinentry import offline_pin_consumer
 from hal.registry import open_device
@@ -62,6 +64,7 @@ class CaseResult:
     actual: Mapping[str, str] = field(default_factory=dict)
     differences: tuple[str, ...] = ()  # "tvr: expected ..., got ..."
     error: str = ""
+    recording: Mapping[str, Any] | None = None  # emv.recording document when asked for
 
     @property
     def unexpected(self) -> bool:
@@ -139,6 +142,9 @@ class CaseCallbacks(DefaultCallbacks):
     def __init__(self, case: Case) -> None:
         self.case = case
         self.online_requests = 0
+        self.online_response: OnlineResponse | None = None
+        self.random_drawn = bytearray()  # kept so a recording can replay enciphered PIN
+        self.pin_asked = False
 
     def choose_application(self, candidates: Sequence[Candidate]) -> int | None:
         return self.case.choice
@@ -147,6 +153,7 @@ class CaseCallbacks(DefaultCallbacks):
         return self.case.confirm
 
     def enter_pin(self, request: PinRequest) -> PinEntry:
+        self.pin_asked = True
         action = self.case.pin_action
         if action != "enter":
             return PinEntry(_PIN_STATUS[action])
@@ -165,20 +172,69 @@ class CaseCallbacks(DefaultCallbacks):
             return None
         approved = host.response == "approve"
         code = host.response_code or ("00" if approved else "05")
-        return OnlineResponse(
+        self.online_response = OnlineResponse(
             approved=approved,
             response_code=code.encode("ascii"),
             issuer_authentication_data=host.issuer_authentication_data,
             scripts=host.scripts,
             authorisation_code=host.auth_code.encode("ascii"),
         )
+        return self.online_response
 
     def random_bytes(self, length: int) -> bytes:
         """Random padding for offline enciphered PIN (Book 2, 7.1)."""
-        return secrets.token_bytes(length)
+        chunk = secrets.token_bytes(length)
+        self.random_drawn += chunk
+        return chunk
 
 
 # --------------------------------------------------------------------------- running
+
+
+class CapturingTransport:
+    """Passes APDUs to the card and keeps every completed exchange (for emv.recording)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.exchanges: list[tuple[bytes, bytes]] = []
+        self.lost = False  # the card went away: the session cannot be replayed faithfully
+
+    def transmit(self, apdu: bytes) -> bytes:
+        try:
+            response: bytes = self.inner.transmit(apdu)
+        except CardTransportError:
+            self.lost = True
+            raise
+        self.exchanges.append((bytes(apdu), bytes(response)))
+        return response
+
+
+def recording_of(
+    case: Case,
+    ctx: TransactionContext,
+    transport: CapturingTransport,
+    callbacks: CaseCallbacks,
+    result: KernelResult,
+) -> dict[str, Any] | None:
+    """The session as an emv.recording document (TEST cards only), or None when the
+    recording format cannot say what happened (card removed, PIN bypassed/cancelled)."""
+    if transport.lost:
+        return None
+    if callbacks.pin_asked and case.pin_action not in ("enter", "fault"):
+        return None  # a recording replays a typed PIN or a PIN pad fault, nothing else
+    recording = Recording(
+        name=case.name,
+        description=case.description,
+        config=ctx.config,
+        txn=ctx.txn,
+        exchanges=tuple(transport.exchanges),
+        online=callbacks.online_response,
+        pin=case.pin if case.pin_action == "enter" and callbacks.pin_asked else "",
+        random=bytes(callbacks.random_drawn),
+        choice=case.choice,
+        expected=result_summary(result),
+    )
+    return to_dict(recording)
 
 
 def open_card(case: Case) -> tuple[Any, Any]:
@@ -266,8 +322,11 @@ def _bit_problems(label: str, value: Any, required: Any, forbidden: Any) -> list
     return problems
 
 
-def run_case(case: Case, base: KernelConfig | None = None) -> CaseResult:
-    """Run ``case`` once; never raises for what the card, reader or kernel does."""
+def run_case(case: Case, base: KernelConfig | None = None, *, record: bool = False) -> CaseResult:
+    """Run ``case`` once; never raises for what the card, reader or kernel does.
+
+    ``record`` keeps the session as an emv.recording document in ``CaseResult.recording``.
+    """
     start = time.perf_counter()
     config = case_config(base or base_config(), case)
     try:
@@ -277,8 +336,10 @@ def run_case(case: Case, base: KernelConfig | None = None) -> CaseResult:
         # pyscard) must become this case's "error" verdict, not end the whole run.
         return CaseResult(case, Verdict.ERROR, time.perf_counter() - start, error=_describe(error))
     ctx = TransactionContext.new(config, txn)
+    transport = CapturingTransport(session)
+    callbacks = CaseCallbacks(case)
     try:
-        result = run_context(ctx, session, CaseCallbacks(case))
+        result = run_context(ctx, transport, callbacks)
     finally:
         _close(reader)
     actual = summary(result, ctx)
@@ -287,7 +348,10 @@ def run_case(case: Case, base: KernelConfig | None = None) -> CaseResult:
         verdict = Verdict.KNOWN_ISSUE if problems else Verdict.FIXED
     else:
         verdict = Verdict.FAIL if problems else Verdict.PASS
-    return CaseResult(case, verdict, time.perf_counter() - start, actual, tuple(problems))
+    recording = recording_of(case, ctx, transport, callbacks, result) if record else None
+    return CaseResult(
+        case, verdict, time.perf_counter() - start, actual, tuple(problems), recording=recording
+    )
 
 
 def _close(reader: Any) -> None:

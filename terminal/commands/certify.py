@@ -10,6 +10,7 @@ fail the run), 1 when any case failed or could not run, 2 for a bad suite.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from importlib import resources
@@ -39,6 +40,11 @@ def register(subparsers: Any) -> None:
         "--report", required=True, help="directory for junit.xml, report.md, report.html"
     )
     parser.add_argument("--only", action="append", default=[], help="run only this case (repeat)")
+    parser.add_argument(
+        "--record",
+        metavar="DIR",
+        help="also write each live session as an emv.recording JSON file (TEST cards only)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -57,11 +63,15 @@ def run(args: argparse.Namespace) -> int:
             if not cases:
                 raise SuiteError(str(target), f"no case named {', '.join(args.only)}")
             base = base_config()
-            name, results = suite.name, [run_case(case, base) for case in cases]
+            record = bool(args.record)
+            results = [run_case(case, base, record=record) for case in cases]
+            name = suite.name
     except (SuiteError, RecordingError) as error:
         print(f"posterm certify: {error}", file=sys.stderr)
         return EXIT_USAGE
     write_reports(Path(args.report), results, name)
+    if args.record:
+        write_recordings(Path(args.record), results)
     print(f"posterm certify: {summary_line(results)} Reports in {args.report}")
     for result in results:
         if result.unexpected:
@@ -70,6 +80,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- recordings
+
+
+def write_recordings(out: Path, results: list[CaseResult]) -> None:
+    """One ``NN-name.json`` per recorded case; replay them with ``posterm certify DIR``."""
+    out.mkdir(parents=True, exist_ok=True)
+    for number, result in enumerate(results, 1):
+        if result.recording is not None:
+            path = out / f"{number:02d}-{result.case.name}.json"
+            path.write_text(json.dumps(result.recording, indent=1) + "\n", encoding="utf-8")
 
 
 def recording_files(base: Path) -> list[Path]:
