@@ -9,6 +9,9 @@ stops cleanly (the transaction in progress finishes first; the journal is closed
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import gc
 import logging
 import os
 import queue
@@ -27,7 +30,6 @@ from terminal.errors import TerminalError
 from terminal.flows import result_object, run_flow
 from terminal.machine import State, Trigger
 from terminal.operators import Operators, Session
-from terminal.settlement import Settlement
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,8 @@ class Runner:
         session = self._login(fields)
         try:
             if command == "settle":
+                from terminal.settlement import Settlement
+
                 self.operators.require(session, "settle")
                 ports = self.terminal.ports
                 ports.fire(Trigger.START_SETTLEMENT)
@@ -138,6 +142,14 @@ class Runner:
             ports.pin_timeout = 0.5 if pin is None else self.terminal.config.timeouts.pin_entry
 
 
+def release_free_heap() -> None:
+    """Boot allocates and frees a lot (config, imports, recovery); hand the freed heap
+    back to the OS before settling at IDLE (glibc only; elsewhere a no-op)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     config = load_config(args.config)
@@ -166,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
             f"(signed on: {str(report.signed_on).lower()}){ecr}",
             flush=True,
         )
+        release_free_heap()
         runner.serve()
     finally:
         if endpoint is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from terminal.flows import cardless, chip, online
+from terminal.flows import cardless, online
 from terminal.flows.context import AMOUNT_REQUIRED, Outcome, TransactionContext, TxnRequest
 from terminal.flows.ports import Ports
 from terminal.flows.receipt import print_receipt
@@ -36,6 +36,8 @@ def capture(ctx: TransactionContext, ports: Ports) -> Outcome | None:
     """Card data for a transaction the host alone authorises."""
     method = ctx.request.method
     if method in ("chip", "contactless"):
+        from terminal.flows import chip  # the kernel loads with the first card (RSS at IDLE)
+
         return chip.read_card(ctx, ports)
     if method == "swipe":
         return cardless.read_swipe(ctx, ports)
@@ -49,6 +51,8 @@ def pay(ctx: TransactionContext, ports: Ports) -> Outcome | None:
     with fallback allowed continues with a swipe (DE 22 80) when a reader is fitted."""
     method = ctx.request.method
     if method in ("chip", "contactless"):
+        from terminal.flows import chip
+
         outcome = chip.emv_payment(ctx, ports)
         fallback = ctx.notes.get("fallback_allowed") and ports.magstripe is not None
         if outcome.decision != "terminated" or not fallback:
