@@ -39,6 +39,7 @@ from terminal.certify.suite import Case, Expected
 from terminal.config import parse_config
 from terminal.emvconfig import kernel_config
 
+CARD_WAIT_SECONDS = 10.0
 ONLINE_PIN_PLACEHOLDER = bytes(8)  # certify checks the card side; the host never sees it
 _PIN_STATUS = {
     "bypass": PinStatus.BYPASSED,
@@ -242,6 +243,9 @@ def open_card(case: Case) -> tuple[Any, Any]:
     reader = open_device("contact_reader", case.card)
     if case.faults:
         _apply_faults(reader, case.faults)
+    wait = getattr(reader, "wait_for_card", None)
+    if wait is not None:
+        wait(CARD_WAIT_SECONDS)  # a real reader may report the card a moment late
     return reader, reader.power_on()
 
 
