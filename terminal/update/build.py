@@ -22,7 +22,7 @@ from Crypto.PublicKey.ECC import EccKey
 
 from terminal.update import signing, ustar
 from terminal.update.errors import BundleRejected, UpdateUsageError
-from terminal.update.manifest import PLATFORMS, Manifest, PayloadFile
+from terminal.update.manifest import PLATFORMS, Manifest, PayloadFile, valid_version
 
 TOP_LEVEL_FILES = ("README.md", "pyproject.toml", "setup.cfg")
 SKIP_DIRS = {"__pycache__"}
@@ -63,6 +63,8 @@ def source_version(root: Path) -> str:
         raise UpdateUsageError(f"{root} is not a posterm source tree ({error})") from None
     if name.strip() != "posterm":
         raise UpdateUsageError(f"{root} is not a posterm source tree (name = {name})")
+    if not valid_version(version):
+        raise UpdateUsageError(f"setup.cfg version {version!r} is not digits and dots + suffix")
     return version
 
 
@@ -70,7 +72,12 @@ def collect_payload(root: Path, platform: str) -> list[ustar.Entry]:
     """The files a ``platform`` bundle carries, sorted by path, read from ``root``."""
     if platform not in PLATFORMS:
         raise UpdateUsageError(f"unknown platform {platform!r} ({', '.join(PLATFORMS)})")
-    paths: list[str] = [name for name in TOP_LEVEL_FILES if (root / name).is_file()]
+    paths = [
+        name for name in TOP_LEVEL_FILES if (root / name).exists() or (root / name).is_symlink()
+    ]
+    for name in paths:
+        if not stat.S_ISREG((root / name).lstat().st_mode):
+            raise UpdateUsageError(f"source tree: {name} is not a regular file")
     for package in PLATFORMS[platform]:
         if not (root / package / "__init__.py").is_file():
             raise UpdateUsageError(f"{root} has no package {package}/")

@@ -66,6 +66,11 @@ class Manifest:
         return canonical_json(document)
 
 
+def valid_version(version: str) -> bool:
+    """Digits and dots, then an optional lower-case suffix (``1.2.0``, ``1.3rc1``)."""
+    return _VERSION.match(version) is not None
+
+
 def canonical_json(document: Any) -> bytes:
     return (json.dumps(document, sort_keys=True, separators=(",", ":")) + "\n").encode()
 
@@ -108,7 +113,7 @@ def _manifest(document: Any) -> Manifest:
     if document["product"] != PRODUCT:
         raise BundleRejected(f"bundle is for product {document['product']!r}, not {PRODUCT}")
     version = _text(document, "version")
-    if not _VERSION.match(version):
+    if not valid_version(version):
         raise _bad(f"version {version!r}")
     platform = _text(document, "platform")
     if platform not in PLATFORMS:

@@ -32,6 +32,7 @@ from terminal.update import (
     verify_file,
 )
 from terminal.update.build import collect_payload
+from terminal.update.errors import UpdateUsageError
 from terminal.update.manifest import Manifest, PayloadFile
 from tests.terminal.update_support import CREATED_AT, dev_key, fresh_key, make_source, write_pem
 
@@ -417,6 +418,30 @@ def test_cli_usage_errors_exit_2(
         code = int(stop.code or 0)
     assert code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda r: (r / "terminal" / "evil").symlink_to("/etc/passwd"), "symlink: terminal/evil"),
+        (lambda r: (r / "emv" / "sub").symlink_to(r / "hal"), "symlink: emv/sub"),
+        (lambda r: os.mkfifo(r / "keys" / "pipe"), "non-regular file: keys/pipe"),
+        (lambda r: (r / "README.md").unlink() or (r / "README.md").symlink_to(r / "setup.cfg"),
+         "README.md is not a regular file"),
+        (lambda r: (r / "hal" / "a b.py").write_text(""), "name not allowed"),
+        (lambda r: (r / "setup.cfg").write_text("[metadata]\nname = other\nversion = 1\n"),
+         "not a posterm source tree"),
+        (lambda r: (r / "setup.cfg").write_text("[metadata]\nname = posterm\nversion = v 1\n"),
+         "version 'v 1'"),
+        (lambda r: (r / "keys" / "__init__.py").unlink(), "has no package keys/"),
+    ],
+)  # fmt: skip
+def test_source_trees_that_must_not_be_bundled(tmp_path: Path, spoil: object, message: str) -> None:
+    root = make_source(tmp_path / "src")
+    spoil(root)  # type: ignore[operator]
+    with pytest.raises(UpdateUsageError, match=message):
+        build_bundle(tmp_path / "out", "sim", dev_key(), source_root=root)
+    assert not (tmp_path / "out").exists()
 
 
 def test_cli_missing_bundle_is_a_rejection(
