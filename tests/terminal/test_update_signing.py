@@ -123,3 +123,16 @@ def test_signing_key_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert (signing.fingerprint(key), dev) == (signing.fingerprint(dev_key()), True)
     with pytest.raises(UpdateUsageError, match="no signing key"):
         signing.resolve_signing_key(None, [tmp_path])
+
+
+def test_non_canonical_s_is_refused() -> None:
+    """RFC 8032 5.1.7 step 1: a signature whose S is not below the group order L is
+    invalid. S + L would otherwise verify too (a malleable second encoding); built from
+    RFC 8032 section 7.1 TEST 1."""
+    order = 2**252 + 27742317777372353535851937790883648493  # RFC 8032 5.1, L
+    _, public, _, signature = RFC8032_7_1[0]
+    key = signing.public_key_from_raw(bytes.fromhex(public))
+    sig = bytes.fromhex(signature)
+    s = int.from_bytes(sig[32:], "little")
+    assert signing.verify_signature(key, b"", sig)
+    assert not signing.verify_signature(key, b"", sig[:32] + (s + order).to_bytes(32, "little"))
