@@ -99,6 +99,7 @@ def write_config(
     printer: str | None = None,
     response_timeout: float = 5.0,
     extra_devices: dict[str, str] | None = None,
+    extra_toml: str = "",
 ) -> Path:
     """A rig-contract TOML config for a terminal whose data lives in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -134,7 +135,7 @@ def write_config(
         "",
     ]
     path = directory / "posterm.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
+    path.write_text("\n".join(lines) + extra_toml, encoding="utf-8")
     return path
 
 

@@ -238,3 +238,46 @@ def test_card_declines_after_host_approval_is_reversed(r: Rig) -> None:
     nxt = r.pay(type="balance", entry="chip")
     assert nxt["reversal_pending"] is False
     assert r.host.ledger.net_amount(pan=PAN) == 0
+
+
+FLOOR = (
+    '\n[[aids]]\naid = "A0000000031010"\nfloor_limit = 10000\nthreshold = 0\n'
+    "target_percent = 0\nmax_target_percent = 0\n"
+)
+
+
+def test_offline_approval_is_advised(r: Rig) -> None:
+    """host-spec rule 2: a TC below the floor limit is approved offline (Y1) and its
+    0220 advice, stored with the approval, reaches the host."""
+    config = {"contact_reader": "sim://visa-signature", "extra_toml": FLOOR}
+    result = r.pay(type="sale", amount=100, entry="chip", config=config)
+    assert result["decision"] == "approved" and result["response_code"] == "Y1", result
+    assert result["cryptogram_type"] == "TC"
+    advice = r.host.ledger.messages(mti="0220")[0]["fields"]
+    assert advice["39"] == "Y1" and "55" in advice
+    assert r.host.ledger.net_amount(pan="4761739001010051") == 100
+
+
+def test_advice_waits_for_the_host_then_drains_in_order(r: Rig) -> None:
+    config = {"contact_reader": "sim://visa-signature", "extra_toml": FLOOR}
+    r.host.faults.next("never", mti="0220", process=False)
+    first = r.pay(type="sale", amount=100, entry="chip", config=config)
+    assert first["decision"] == "approved"
+    with Journal(r.directory / "terminal" / "journal.db") as journal:
+        assert len(journal.pending_advices()) == 1
+    second = r.pay(type="sale", amount=200, entry="chip", config=config)
+    assert second["decision"] == "approved"
+    advices = r.host.ledger.messages(mti="0220")
+    amounts = [m["fields"]["4"] for m in advices if m["direction"] == "in"]
+    assert amounts[-2:] == ["000000000100", "000000000200"]
+    assert r.host.ledger.net_amount(pan="4761739001010051") == 300
+
+
+def test_contactless_sale(r: Rig) -> None:
+    config = {
+        "contact_reader": "sim://",
+        "extra_devices": {"contactless_reader": "sim://mc-contactless"},
+    }
+    result = r.pay(type="sale", amount=100, entry="contactless", config=config)
+    assert result["decision"] == "approved", result
+    assert result["entry_mode"].startswith("07")
