@@ -1,6 +1,7 @@
 """Acquirer host simulator: host-spec.md over TCP, with DUKPT, EMV issuer checks,
 approval rules, a durable SQLite ledger and fault injection (issue 5)."""
 
+from sim.host.device import open_device
 from sim.host.errors import FieldError, FrameError, HostError, RulesError
 from sim.host.faults import Fault, Faults
 from sim.host.ledger import Ledger, Totals, Txn
@@ -20,5 +21,6 @@ __all__ = [
     "Totals",
     "Txn",
     "load_rules",
+    "open_device",
     "rules_from_dict",
 ]
