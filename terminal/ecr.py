@@ -139,7 +139,10 @@ class SerialEcr(EcrEndpoint):
 
     def _read_line(self) -> bytes:
         while not self._stop.is_set():
-            chunk = self._port.readline(MAX_LINE + 1)
+            try:
+                chunk = self._port.readline(MAX_LINE + 1)
+            except (OSError, TypeError, ValueError):  # port closed under us (stop)
+                return b""
             self._buffer += chunk
             if self._buffer.endswith(b"\n") or len(self._buffer) > MAX_LINE:
                 line, self._buffer = self._buffer, b""

@@ -45,6 +45,11 @@ def test_run_ecr_sale_and_sigterm(tmp_path: Path) -> None:
                 assert answer["cryptogram_type"] == "TC" and answer["amount"] == 1999
                 conn.sendall(b'{"command": "status"}\n')
                 assert json.loads(reader.readline())["state"] == "logged_out"
+                settle = {"command": "settle", "operator": "admin", "password": DEMO_PASSWORD}
+                conn.sendall((json.dumps(settle) + "\n").encode())
+                closed = json.loads(reader.readline())
+                assert closed["result"] == "closed", closed
+                assert closed["debit_count"] == 1 and closed["debit_amount"] == 1999
             assert Ledger(ledger_path).net_amount(pan="4761739001010044") == 1999
             assert Ledger(ledger_path).messages(mti="0800")
         finally:

@@ -281,3 +281,19 @@ def test_contactless_sale(r: Rig) -> None:
     result = r.pay(type="sale", amount=100, entry="contactless", config=config)
     assert result["decision"] == "approved", result
     assert result["entry_mode"].startswith("07")
+
+
+@pytest.mark.parametrize("fault", ["bad_mac", "garble", "drop", "never"])
+def test_no_valid_response_is_reversed(r: Rig, fault: str) -> None:
+    """host-spec Transport/Security: bad MAC, undecodable, short frame and timeout are all
+    "no valid response" → reversal stored before anything else and sent first."""
+    r.host.faults.next(fault, mti="0200")
+    result = r.pay(type="sale", amount=1250, entry="chip")
+    assert result["decision"] == "terminated" and result["reversal_pending"] is True, result
+    assert result["cryptogram_type"] == "AAC"
+    nxt = r.pay(type="balance", entry="chip")
+    assert nxt["reversal_pending"] is False
+    assert r.host.ledger.net_amount(pan=PAN) == 0
+    reversals = [m for m in r.host.ledger.messages() if m["mti"] in ("0400", "0401")]
+    first_after = [m["mti"] for m in r.host.ledger.messages() if m["direction"] == "in"][1]
+    assert reversals and first_after in ("0400", "0401")
