@@ -7,8 +7,10 @@ unreadable or non-Ed25519 ``--pubkey``).
 
 ``update apply BUNDLE --config FILE`` verifies, then installs under ``data_dir`` and
 switches ``current`` atomically (1 when the bundle is refused, including a downgrade);
-``update rollback --config FILE`` returns to the previous release; ``update status
---config FILE`` prints one JSON object describing both.
+``update rollback --config FILE`` returns to the previous release; ``update check
+--config FILE`` re-verifies the installed current release on disk (exit 0 or 1, the
+boot-time check); ``update status --config FILE`` prints one JSON object describing
+current and previous.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from terminal.update.install import (
     PREVIOUS,
     Release,
     apply_bundle,
+    check_release,
     firmware_root,
+    link_target,
     read_link,
     rollback,
 )
@@ -64,6 +68,11 @@ def register(subparsers: Any) -> None:
     back = actions.add_parser("rollback", help="return to the previous release")
     back.add_argument("--config", required=True, metavar="FILE")
     back.set_defaults(func=run_rollback)
+
+    check = actions.add_parser("check", help="re-verify the installed current release (boot)")
+    check.add_argument("--config", required=True, metavar="FILE")
+    check.add_argument("--pubkey", metavar="FILE", help="Ed25519 public key (default: pinned)")
+    check.set_defaults(func=run_check)
 
     status = actions.add_parser("status", help="the current and previous release as JSON")
     status.add_argument("--config", required=True, metavar="FILE")
@@ -120,6 +129,21 @@ def run_apply(args: argparse.Namespace) -> int:
 def run_rollback(args: argparse.Namespace) -> int:
     result = rollback(load_config(args.config).terminal.data_dir)
     print(json.dumps(_status(result.current, result.previous, False)))
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    root = firmware_root(load_config(args.config).terminal.data_dir)
+    key = _trusted_key(args)
+    try:
+        path = link_target(root, CURRENT)
+        if path is None:
+            raise BundleRejected("no release installed")
+        release = check_release(path, key)
+    except BundleRejected as error:
+        print(f"posterm update check: failed: {error.reason}", file=sys.stderr)
+        return EXIT_REJECTED
+    print(f"ok: release {release.name} intact ({len(release.manifest.files)} files)")
     return 0
 
 

@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +33,8 @@ from Crypto.PublicKey.ECC import EccKey
 from terminal.update import manifest as manifest_codec
 from terminal.update.errors import BundleRejected, UpdateUsageError
 from terminal.update.manifest import Manifest
-from terminal.update.verify import VerifiedBundle, verify_file
+from terminal.update.signing import pinned_public_key
+from terminal.update.verify import VerifiedBundle, check_payload, check_signed_manifest, verify_file
 
 FIRMWARE_DIR = "firmware"
 RELEASES = "releases"
@@ -93,10 +95,12 @@ def apply_bundle(
     releases = root / RELEASES
     releases.mkdir(parents=True, exist_ok=True)
     with _locked(root):
-        return _install(root, verified, allow_downgrade)
+        return _install(root, verified, allow_downgrade, key)
 
 
-def _install(root: Path, verified: VerifiedBundle, allow_downgrade: bool) -> InstallResult:
+def _install(
+    root: Path, verified: VerifiedBundle, allow_downgrade: bool, key: EccKey | None
+) -> InstallResult:
     new, releases = verified.manifest, root / RELEASES
     current = read_link(root, CURRENT)
     older = current is not None and version_key(new.version) < version_key(current.manifest.version)
@@ -110,6 +114,8 @@ def _install(root: Path, verified: VerifiedBundle, allow_downgrade: bool) -> Ins
     target = releases / name
     if current is not None and current.name == name:
         return InstallResult(current, read_link(root, PREVIOUS), already_current=True)
+    if target.is_dir() and not _intact(target, key):
+        shutil.rmtree(target)  # a damaged copy of this release: unpack it afresh
     if not target.is_dir():
         _stage(releases, target, raw, verified.signature, verified.files)
     if current is not None:
@@ -117,6 +123,45 @@ def _install(root: Path, verified: VerifiedBundle, allow_downgrade: bool) -> Ins
     _point(root, CURRENT, name)
     _prune(root)
     return InstallResult(_release(target), current, already_current=False)
+
+
+def check_release(path: Path, key: EccKey | None = None) -> Release:
+    """Re-verify an installed release on disk: its stored manifest and signature under
+    ``key`` (default pinned), and its tree holding exactly the listed files and bytes.
+
+    The boot-time check: ``posterm update check`` runs it on ``current``.
+    """
+    trusted = key if key is not None else pinned_public_key()
+    try:
+        raw = (path / "manifest.json").read_bytes()
+        signature = (path / "manifest.sig").read_bytes()
+    except OSError as error:
+        raise BundleRejected(f"release {path.name}: {error.strerror}") from None
+    manifest = check_signed_manifest(raw, signature, trusted)
+    check_payload(manifest, _read_tree(path / TREE))
+    return Release(path.name, path, manifest)
+
+
+def _read_tree(tree: Path) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    for directory, dirnames, filenames in os.walk(tree):
+        for name in [*dirnames, *filenames]:
+            entry = Path(directory) / name
+            rel = entry.relative_to(tree).as_posix()
+            mode = entry.lstat().st_mode
+            if stat.S_ISLNK(mode) or not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+                raise BundleRejected(f"not a regular file: {rel}")
+            if stat.S_ISREG(mode):
+                found[rel] = entry.read_bytes()
+    return found
+
+
+def _intact(path: Path, key: EccKey | None) -> bool:
+    try:
+        check_release(path, key)
+    except BundleRejected:
+        return False
+    return True
 
 
 def rollback(data_dir: Path) -> InstallResult:
@@ -149,11 +194,16 @@ def _locked(root: Path) -> Iterator[None]:
 
 def read_link(root: Path, which: str) -> Release | None:
     """The release ``current`` or ``previous`` names, or None when not set."""
+    path = link_target(root, which)
+    return None if path is None else _release(path)
+
+
+def link_target(root: Path, which: str) -> Path | None:
+    """The release directory ``current`` or ``previous`` names (not read), or None."""
     link = root / which
     if not link.is_symlink():
         return None
-    name = Path(os.readlink(link)).name
-    return _release(root / RELEASES / name)
+    return root / RELEASES / Path(os.readlink(link)).name
 
 
 def _release(path: Path) -> Release:

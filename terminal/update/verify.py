@@ -65,12 +65,9 @@ def verify_bytes(data: bytes, key: EccKey | None = None) -> VerifiedBundle:
         raise BundleRejected("bundle is empty")
     entries = ustar.decode(data)
     raw, signature, payload = _split(entries)
-    if not signing.verify_signature(trusted, raw, signature):
-        raise BundleRejected("signature does not verify" + _key_hint(raw, trusted))
-    manifest = manifest_codec.decode(raw)
-    if manifest.signing_key != signing.fingerprint(trusted):
-        raise BundleRejected("manifest names a different signing key than the one that verified")
-    files = _check_payload(manifest, payload)
+    manifest = check_signed_manifest(raw, signature, trusted)
+    files = _payload_files(payload)
+    check_payload(manifest, files)
     canonical = [
         *entries[:2],
         *(ustar.Entry(PAYLOAD_PREFIX + f.path, files[f.path]) for f in manifest.files),
@@ -91,12 +88,17 @@ def _split(entries: list[ustar.Entry]) -> tuple[bytes, bytes, list[ustar.Entry]]
     return entries[0].data, signature, entries[2:]
 
 
-def _check_payload(manifest: Manifest, payload: list[ustar.Entry]) -> dict[str, bytes]:
+def _payload_files(payload: list[ustar.Entry]) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     for entry in payload:
         if not entry.name.startswith(PAYLOAD_PREFIX):
             raise BundleRejected(f"extra file: {entry.name}")
         found[entry.name[len(PAYLOAD_PREFIX) :]] = entry.data
+    return found
+
+
+def check_payload(manifest: Manifest, found: dict[str, bytes]) -> None:
+    """``found`` (path -> bytes) is exactly the manifest's files, sizes and hashes."""
     listed = {f.path for f in manifest.files}
     for item in manifest.files:
         if item.path not in found:
@@ -110,7 +112,16 @@ def _check_payload(manifest: Manifest, payload: list[ustar.Entry]) -> dict[str, 
             raise BundleRejected(f"size mismatch: {item.path}")
         if hashlib.sha256(data).hexdigest() != item.sha256:
             raise BundleRejected(f"hash mismatch: {item.path}")
-    return found
+
+
+def check_signed_manifest(raw: bytes, signature: bytes, trusted: EccKey) -> Manifest:
+    """Steps 3 and 4: the signature over ``raw`` holds and the manifest is well-formed."""
+    if not signing.verify_signature(trusted, raw, signature):
+        raise BundleRejected("signature does not verify" + _key_hint(raw, trusted))
+    manifest = manifest_codec.decode(raw)
+    if manifest.signing_key != signing.fingerprint(trusted):
+        raise BundleRejected("manifest names a different signing key than the one that verified")
+    return manifest
 
 
 def _key_hint(raw: bytes, trusted: EccKey) -> str:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -204,3 +207,106 @@ def test_cli_apply_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["update", "apply", b, "--config", str(config), "--pubkey", "/nonexistent"]) == 2
     assert main(["update", "rollback", "--config", str(config)]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("spoil", "reason"),
+    [
+        (lambda r: (r / "tree" / "terminal" / "app.py").write_text("evil()\n"), "size mismatch"),
+        (lambda r: (r / "tree" / "terminal" / "app.py").unlink(), "missing file: terminal/app.py"),
+        (lambda r: (r / "tree" / "terminal" / "boot.py").write_text(""), "extra file"),
+        (lambda r: (r / "tree" / "emv" / "l").symlink_to("/etc"), "not a regular file: emv/l"),
+        (lambda r: (r / "manifest.json").write_text("{}\n"), "signature does not verify"),
+        (lambda r: (r / "manifest.sig").unlink(), "No such file"),
+    ],
+)
+def test_check_finds_a_damaged_installed_release(
+    tmp_path: Path, spoil: object, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "posterm.toml"
+    config.write_text(CONFIG)
+    release = apply_bundle(bundle(tmp_path, "1.0"), tmp_path / "state", platform="sim").current
+    assert install.check_release(release.path).manifest.version == "1.0"
+    assert main(["update", "check", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.startswith(f"ok: release {release.name} intact")
+    spoil(release.path)  # type: ignore[operator]
+    with pytest.raises(BundleRejected, match=reason):
+        install.check_release(release.path)
+    assert main(["update", "check", "--config", str(config)]) == 1
+    assert reason in capsys.readouterr().err
+
+
+def test_check_with_nothing_installed_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "posterm.toml"
+    config.write_text(CONFIG)
+    assert main(["update", "check", "--config", str(config)]) == 1
+    assert "no release installed" in capsys.readouterr().err
+
+
+def test_reapplying_over_a_damaged_copy_unpacks_afresh(tmp_path: Path) -> None:
+    data_dir, v1 = tmp_path / "data", bundle(tmp_path, "1.0")
+    old = apply_bundle(v1, data_dir, platform="sim").current
+    apply_bundle(bundle(tmp_path, "2.0"), data_dir, platform="sim")
+    (old.path / "tree" / "terminal" / "app.py").write_text("evil()\n")
+    again = apply_bundle(v1, data_dir, platform="sim", allow_downgrade=True).current
+    assert again.name == old.name
+    install.check_release(again.path)
+
+
+def _apply_and_die_at(step: int, bundle_path: Path, data_dir: Path) -> None:
+    """Child process: apply, SIGKILLing itself at the ``step``-th durable step."""
+    count = 0
+
+    def counted(function):  # type: ignore[no-untyped-def]
+        def wrapper(*args):  # type: ignore[no-untyped-def]
+            nonlocal count
+            count += 1
+            if count == step:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return function(*args)
+
+        return wrapper
+
+    for name in ("_write", "_fsync_dir", "_point"):
+        setattr(install, name, counted(getattr(install, name)))
+    apply_bundle(bundle_path, data_dir, platform="sim")
+    os._exit(0)
+
+
+@pytest.mark.slow
+def test_sigkill_at_every_durable_step_of_apply(tmp_path: Path) -> None:
+    """A process applying 2.0 over 1.0 is SIGKILLed at each file write, directory fsync
+    and symlink switch in turn (each time on a fresh copy of the 1.0 terminal). After
+    every kill ``current`` is 1.0 or 2.0 and checks intact on disk, ``previous`` is
+    never broken, and applying again completes and leaves no staging residue."""
+    baseline = tmp_path / "baseline"
+    apply_bundle(bundle(tmp_path, "1.0"), baseline, platform="sim")
+    new = bundle(tmp_path, "2.0")
+    context = multiprocessing.get_context("fork")
+    outcomes = []
+    for step in range(1, 200):
+        data_dir = tmp_path / f"t{step}"
+        shutil.copytree(baseline, data_dir, symlinks=True)
+        child = context.Process(target=_apply_and_die_at, args=(step, new, data_dir))
+        child.start()
+        child.join(timeout=60)
+        root = firmware_root(data_dir)
+        path = install.link_target(root, install.CURRENT)
+        assert path is not None
+        version = install.check_release(path).manifest.version
+        previous = install.link_target(root, install.PREVIOUS)
+        if previous is not None:
+            install.check_release(previous)
+        staged = any(p.name.startswith(".staging-") for p in (root / "releases").iterdir())
+        outcomes.append((version, staged))
+        apply_bundle(new, data_dir, platform="sim")
+        assert read_link(root, install.CURRENT).manifest.version == "2.0"  # type: ignore[union-attr]
+        assert not any(p.name.startswith(".staging-") for p in (root / "releases").iterdir())
+        if child.exitcode == 0:  # the step count ran past the last durable step
+            break
+        assert child.exitcode == -signal.SIGKILL
+    assert outcomes[-1] == ("2.0", False)
+    assert ("1.0", True) in outcomes  # killed mid-unpack
+    assert ("1.0", False) in outcomes  # killed after the rename, before the switch
