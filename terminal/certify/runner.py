@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import secrets
 import time
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +37,7 @@ from emv.transport import CardTransportError
 from hal.errors import HalError
 from hal.pinentry import offline_pin_consumer
 from hal.registry import open_device
-from terminal.certify.suite import Case, Expected
+from terminal.certify.suite import SIM_FILE_PREFIX, Case, Expected
 from terminal.config import parse_config
 from terminal.emvconfig import kernel_config
 
@@ -240,13 +242,22 @@ def recording_of(
 
 def open_card(case: Case) -> tuple[Any, Any]:
     """(reader, session) for the case's card; faults go to the simulated card."""
-    reader = open_device("contact_reader", case.card)
+    reader = open_device("contact_reader", device_url(case.card))
     if case.faults:
         _apply_faults(reader, case.faults)
     wait = getattr(reader, "wait_for_card", None)
     if wait is not None:
         wait(CARD_WAIT_SECONDS)  # a real reader may report the card a moment late
     return reader, reader.power_on()
+
+
+def device_url(card: str) -> str:
+    """``sim-file:/abs/x.toml`` -> ``sim://<path relative to cwd>``: sim:// URLs carry a
+    profile name or a relative profile path (an absolute one would lose its leading /)."""
+    if not card.startswith(SIM_FILE_PREFIX):
+        return card
+    relative = os.path.relpath(card.removeprefix(SIM_FILE_PREFIX))
+    return "sim://" + urllib.parse.quote(relative)
 
 
 def _apply_faults(reader: Any, faults: Mapping[str, Any]) -> None:

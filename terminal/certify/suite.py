@@ -32,6 +32,7 @@ class SuiteError(UsageError):
 # Transaction type names → 9C (EMV 4.4 Book 3 Annex A, ISO 8583:1987 processing code).
 TRANSACTION_TYPES = {"purchase": 0x00, "cash": 0x01, "cashback": 0x09, "refund": 0x20}
 HOST_RESPONSES = ("approve", "decline", "unable")
+SIM_FILE_PREFIX = "sim-file:"  # Case.card for a profile file; opened as a relative sim:// URL
 PIN_ACTIONS = ("enter", "bypass", "cancel", "timeout", "fault")
 CRYPTOGRAM_TYPES = ("TC", "ARQC", "AAC", "")
 # Terminal-level overrides (KernelConfig / TerminalData) a case may set.
@@ -62,6 +63,7 @@ CASE_KEYS = {
     "name",
     "description",
     "card",
+    "profile",
     "faults",
     "pin",
     "pin_action",
@@ -159,7 +161,7 @@ class Expected:
 @dataclass(frozen=True, slots=True)
 class Case:
     name: str
-    card: str  # sim://PROFILE or pcsc://READER
+    card: str  # sim://PROFILE, pcsc://READER, or sim-file:/abs/path/profile.toml
     description: str = ""
     book: str = ""  # the clauses the expectation is derived from
     faults: Mapping[str, Any] = field(default_factory=dict)  # sim.card Faults keys
@@ -197,10 +199,14 @@ def load_suite(path: str | Path) -> Suite:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise SuiteError(str(path), f"not valid TOML ({error})") from None
-    return parse_suite(data, source=str(path))
+    return parse_suite(data, source=str(path), base_dir=path.resolve().parent)
 
 
-def parse_suite(data: Mapping[str, Any], source: str = "<suite>") -> Suite:
+def parse_suite(
+    data: Mapping[str, Any], source: str = "<suite>", base_dir: Path | None = None
+) -> Suite:
+    """Check a parsed suite; ``profile`` paths resolve against ``base_dir`` (default: cwd)."""
+    base_dir = base_dir or Path.cwd()
     _only(data, source, {"suite", "defaults", "case"})
     head = _table(data, "suite", source)
     _only(head, f"{source} [suite]", {"name", "description"})
@@ -221,7 +227,7 @@ def parse_suite(data: Mapping[str, Any], source: str = "<suite>") -> Suite:
         if name in seen:
             raise SuiteError(where, "name: used by an earlier case")
         seen.add(name)
-        cases.append(parse_case(_merge(defaults, raw), where))
+        cases.append(parse_case(_merge(defaults, raw), where, base_dir))
     return Suite(
         name=str(head.get("name", Path(source).stem)),
         description=str(head.get("description", "")),
@@ -255,14 +261,24 @@ def _rows(value: Any) -> list[Any]:
     )
 
 
-def parse_case(raw: Mapping[str, Any], where: str) -> Case:
+def parse_case(raw: Mapping[str, Any], where: str, base_dir: Path = Path(".")) -> Case:
     _only(raw, where, CASE_KEYS)
-    card = _text(raw, "card", where, required=True)
-    if not (card.startswith("sim://") or card.startswith("pcsc://")):
-        raise SuiteError(f"{where}.card", "must be sim://PROFILE or pcsc://READER")
+    profile = _text(raw, "profile", where)
+    if profile:
+        # A lab's own simulated card: a sim profile file next to the suite.
+        if "card" in raw:
+            raise SuiteError(f"{where}.profile", "give either card or profile, not both")
+        path = (base_dir / profile).resolve()
+        if path.suffix != ".toml" or not path.is_file():
+            raise SuiteError(f"{where}.profile", f"no card profile file {profile}")
+        card = SIM_FILE_PREFIX + str(path)
+    else:
+        card = _text(raw, "card", where, required=True)
+        if not (card.startswith("sim://") or card.startswith("pcsc://")):
+            raise SuiteError(f"{where}.card", "must be sim://PROFILE or pcsc://READER")
     faults = _table(raw, "faults", where)
     _only(faults, f"{where}.faults", FAULT_KEYS)
-    if faults and not card.startswith("sim://"):
+    if faults and card.startswith("pcsc://"):
         raise SuiteError(f"{where}.faults", "only simulated (sim://) cards take faults")
     pin_action = _text(raw, "pin_action", where) or "enter"
     if pin_action not in PIN_ACTIONS:

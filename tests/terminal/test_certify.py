@@ -210,6 +210,14 @@ MALFORMED = {
         '[[case]]\nname = "a"\ncard = "sim://visa-sda"\npin = "12ab"\n',
         "case 'a'.pin",
     ),
+    "profile-and-card": (
+        '[[case]]\nname = "a"\ncard = "sim://visa-sda"\nprofile = "x.toml"\n',
+        "case 'a'.profile: give either card or profile",
+    ),
+    "profile-missing": (
+        '[[case]]\nname = "a"\nprofile = "cards/none.toml"\n',
+        "case 'a'.profile: no card profile file cards/none.toml",
+    ),
     "unknown-default-key": (
         '[defaults]\nwobble = 1\n[[case]]\nname = "a"\ncard = "sim://visa-sda"\n',
         "[defaults].wobble: unknown key",
@@ -269,3 +277,25 @@ def test_a_file_in_a_recording_suite_that_is_not_a_recording_is_an_error(tmp_pat
     assert certify(str(suite), "--report", str(tmp_path / "out")) == 1
     root = ET.parse(tmp_path / "out/junit.xml").getroot()
     assert (root.get("tests"), root.get("errors"), root.get("failures")) == ("2", "1", "0")
+
+
+def test_a_suite_may_bring_its_own_card_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The profile path is relative to the suite file, wherever certify is run from."""
+    cards = tmp_path / "lab" / "cards"
+    cards.mkdir(parents=True)
+    source = builtin_suite_path().parent / "cards" / "new-card.toml"
+    (cards / "mine.toml").write_text(source.read_text())
+    suite = write(
+        tmp_path / "lab",
+        """
+[[case]]
+name = "own-card"
+profile = "cards/mine.toml"
+aid = [{ floor_limit = 5000 }, { aid = "A0000000031010", app_version = "0096" }]
+expected = { decision = "approved_offline", tvr = "0008000000" }
+""",
+    )
+    monkeypatch.chdir(tmp_path)
+    assert certify(str(suite), "--report", str(tmp_path / "out")) == 0

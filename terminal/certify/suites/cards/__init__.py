@@ -1,0 +1,1 @@
+"""Simulated card profiles (TEST ONLY) used by the built-in suite."""
