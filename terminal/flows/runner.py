@@ -141,7 +141,7 @@ def run_flow(request: TxnRequest, ports: Ports) -> TransactionContext:
     if outcome is None:
         outcome = Outcome.terminated("flow ended without a decision")
     ctx.outcome = outcome
-    if ctx.txn is not None and not ctx.reversal_pending:
+    if not ctx.reversal_pending:
         ctx.reversal_pending = ports.journal.reversal_pending()
     if outcome.decision == "terminated" and ctx.txn is None:
         ports.fire(Trigger.CANCEL)
@@ -160,7 +160,7 @@ def result_object(ctx: TransactionContext) -> dict[str, Any]:
         "decision": outcome.decision,
         "reason": outcome.reason,
         "type": ctx.request.type,
-        "amount": ctx.amount,
+        "amount": ctx.amount if ctx.request.amount is not None or ctx.original else None,
         "currency": ctx.merchant.currency_code,
         "pan": ctx.pan_masked,
         "entry_mode": ctx.entry_mode,

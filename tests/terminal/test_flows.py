@@ -5,6 +5,7 @@ Every assertion is checked against the host's ledger as well as the result objec
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -297,3 +298,30 @@ def test_no_valid_response_is_reversed(r: Rig, fault: str) -> None:
     reversals = [m for m in r.host.ledger.messages() if m["mti"] in ("0400", "0401")]
     first_after = [m["mti"] for m in r.host.ledger.messages() if m["direction"] == "in"][1]
     assert reversals and first_after in ("0400", "0401")
+
+
+def refuse(r: Rig) -> None:
+    """Close the host's listener (its accept loop notices within its accept timeout)."""
+    r.host.faults.refuse(3.0)
+    time.sleep(0.5)
+
+
+def test_host_unreachable_chip_decided_offline_without_reversal(r: Rig) -> None:
+    """Connection refused: the request never left, so no reversal is owed; the card
+    decides by default action analysis (EMV Book 3, 10.7) - this always-online card
+    declines (Z3)."""
+    refuse(r)
+    result = r.pay(type="sale", amount=1250, entry="chip")
+    assert result["decision"] == "declined" and result["response_code"] == "Z3", result
+    assert result["reversal_pending"] is False
+    with Journal(r.directory / "terminal" / "journal.db") as journal:
+        assert not journal.pending_reversals()
+        assert [t.status for t in journal.transactions()] == [Status.DECLINED]
+
+
+def test_host_unreachable_keyed_terminated(r: Rig) -> None:
+    refuse(r)
+    keyed = {"keyed_entry": lambda: "4761739001010010=3012"}
+    result = r.pay(type="sale", amount=300, entry="keyed", devices=keyed)
+    assert result["decision"] == "terminated" and "unreachable" in result["reason"]
+    assert result["reversal_pending"] is False
