@@ -32,26 +32,22 @@ DEV_PRIVATE_KEY = Path("tests/terminal/data/update_signing_dev_private.pem")
 @functools.cache
 def pinned_public_key() -> EccKey:
     """The public key this firmware trusts for updates (shipped in terminal/data)."""
-    pem = resources.files("terminal.data").joinpath(PINNED_KEY_RESOURCE).read_text("ascii")
+    pem = resources.files("terminal.data").joinpath(PINNED_KEY_RESOURCE).read_bytes()
     return _import(pem, "pinned key terminal/data/" + PINNED_KEY_RESOURCE, private=False)
 
 
 def load_public_key(path: str | Path) -> EccKey:
-    """An Ed25519 public key from a PEM/DER file (``--pubkey``)."""
+    """An Ed25519 public key from a PEM or DER file (``--pubkey``)."""
     return _import(_read(path), str(path), private=False)
 
 
 def import_public_pem(pem: bytes, where: str) -> EccKey:
-    """An Ed25519 public key from PEM bytes already in memory."""
-    try:
-        text = pem.decode("ascii")
-    except UnicodeDecodeError:
-        raise UpdateUsageError(f"{where}: not PEM text") from None
-    return _import(text, where, private=False)
+    """An Ed25519 public key from PEM (or DER) bytes already in memory."""
+    return _import(pem, where, private=False)
 
 
 def load_private_key(path: str | Path) -> EccKey:
-    """An Ed25519 private key from a PKCS#8 PEM/DER file (``--signing-key``)."""
+    """An Ed25519 private key from a PKCS#8 PEM or DER file (``--signing-key``)."""
     return _import(_read(path), str(path), private=True)
 
 
@@ -113,20 +109,18 @@ def resolve_signing_key(given: str | None, checkouts: Sequence[Path]) -> tuple[E
     raise UpdateUsageError(f"no signing key: give --signing-key FILE or set {ENV_SIGNING_KEY}")
 
 
-def _read(path: str | Path) -> str:
+def _read(path: str | Path) -> bytes:
     try:
-        return Path(path).read_bytes().decode("ascii")
+        return Path(path).read_bytes()
     except OSError as error:
         raise UpdateUsageError(f"cannot read key file {path}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise UpdateUsageError(f"key file {path} is not PEM text") from None
 
 
-def _import(pem: str, where: str, *, private: bool) -> EccKey:
+def _import(encoded: bytes, where: str, *, private: bool) -> EccKey:
     try:
-        key = ECC.import_key(pem)
-    except (ValueError, IndexError, TypeError):
-        raise UpdateUsageError(f"{where}: not an Ed25519 key in PEM form") from None
+        key = ECC.import_key(encoded)
+    except (ValueError, IndexError, TypeError, UnicodeDecodeError):
+        raise UpdateUsageError(f"{where}: not an Ed25519 key in PEM or DER form") from None
     if key.curve != "Ed25519":
         raise UpdateUsageError(f"{where}: key is {key.curve}, not Ed25519")
     if private and not key.has_private():

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from terminal.update import signing
 from terminal.update.errors import UpdateUsageError
@@ -74,6 +77,9 @@ def test_key_files_round_trip(tmp_path: Path) -> None:
     private = signing.load_private_key(write_pem(key, tmp_path / "priv.pem", private=True))
     assert signing.fingerprint(public) == signing.fingerprint(private)
     assert signing.verify_signature(public, b"m", signing.sign(private, b"m"))
+    der = tmp_path / "pub.der"
+    der.write_bytes(key.public_key().export_key(format="DER"))
+    assert signing.fingerprint(signing.load_public_key(der)) == signing.fingerprint(key)
 
 
 @pytest.mark.parametrize(
@@ -81,7 +87,8 @@ def test_key_files_round_trip(tmp_path: Path) -> None:
     [
         (None, signing.load_public_key, "cannot read key file"),
         ("not a key\n", signing.load_public_key, "not an Ed25519 key"),
-        (b"\xff\xfe", signing.load_private_key, "not PEM text"),
+        (b"\xff\xfe", signing.load_private_key, "not an Ed25519 key"),
+        (b"\x30\x03\x02\x01\x00", signing.load_private_key, "not an Ed25519 key"),
         ("private", signing.load_public_key, "is a private key"),
         ("public", signing.load_private_key, "holds no private key"),
         ("p256", signing.load_public_key, "not Ed25519"),
@@ -136,3 +143,11 @@ def test_non_canonical_s_is_refused() -> None:
     s = int.from_bytes(sig[32:], "little")
     assert signing.verify_signature(key, b"", sig)
     assert not signing.verify_signature(key, b"", sig[:32] + (s + order).to_bytes(32, "little"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.binary(max_size=200), st.binary(max_size=60).map(lambda b: b"\x30" + b)))
+def test_key_import_of_junk_is_a_usage_error(junk: bytes) -> None:
+    """Whatever a --pubkey file holds, the outcome is a key or UpdateUsageError (exit 2)."""
+    with contextlib.suppress(UpdateUsageError):
+        signing.import_public_pem(junk, "junk")
