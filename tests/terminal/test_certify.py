@@ -299,3 +299,16 @@ expected = { decision = "approved_offline", tvr = "0008000000" }
     )
     monkeypatch.chdir(tmp_path)
     assert certify(str(suite), "--report", str(tmp_path / "out")) == 0
+
+
+def test_builtin_issuer_data_is_the_real_arpc_and_script_mac() -> None:
+    """If the transaction's ARQC inputs change, the suite's 91/scripts must be remade
+    (``python -m tests.terminal.certify_issuer``) - otherwise the success cases would
+    silently turn into failure cases."""
+    from tests.terminal.certify_issuer import ISSUER_CASES, issuer_data
+
+    cases = {case.name: case for case in load_suite(builtin_suite_path()).cases}
+    for name in ISSUER_CASES:
+        data91, scripts = issuer_data(cases[name])
+        assert cases[name].host.issuer_authentication_data == data91, name
+        assert cases[name].host.scripts == scripts, name
