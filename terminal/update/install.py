@@ -110,17 +110,22 @@ def _install(
             f" installed {current.manifest.version}"
         )
     raw = verified.manifest_bytes
-    name = f"{new.version}-{new.platform}-{hashlib.sha256(raw).hexdigest()[:12]}"
-    target = releases / name
-    if current is not None and current.name == name:
+    release_id = f"{new.version}-{new.platform}-{hashlib.sha256(raw).hexdigest()[:12]}"
+    # A copy already on disk (previous, or left by a crash before the switch) is
+    # reused only when it checks intact; a damaged one is never repaired in place
+    # (it may be current): a fresh copy goes beside it and the old one is pruned.
+    copies = sorted(d for d in releases.iterdir() if d.name.startswith(release_id))
+    intact = [d for d in copies if _intact(d, key)]
+    if current is not None and current.path in intact:
         return InstallResult(current, read_link(root, PREVIOUS), already_current=True)
-    if target.is_dir() and not _intact(target, key):
-        shutil.rmtree(target)  # a damaged copy of this release: unpack it afresh
-    if not target.is_dir():
+    if intact:
+        target = intact[0]
+    else:
+        target = releases / (release_id if not copies else f"{release_id}-{os.urandom(3).hex()}")
         _stage(releases, target, raw, verified.signature, verified.files)
     if current is not None:
         _point(root, PREVIOUS, current.name)
-    _point(root, CURRENT, name)
+    _point(root, CURRENT, target.name)
     _prune(root)
     return InstallResult(_release(target), current, already_current=False)
 

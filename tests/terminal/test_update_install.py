@@ -245,14 +245,27 @@ def test_check_with_nothing_installed_fails(
     assert "no release installed" in capsys.readouterr().err
 
 
+def test_reapplying_a_damaged_current_repairs_it(tmp_path: Path) -> None:
+    data_dir, v1 = tmp_path / "data", bundle(tmp_path, "1.0")
+    first = apply_bundle(v1, data_dir, platform="sim").current
+    assert apply_bundle(v1, data_dir, platform="sim").already_current
+    (first.path / "tree" / "terminal" / "app.py").write_text("evil()\n")
+    repaired = apply_bundle(v1, data_dir, platform="sim")
+    assert not repaired.already_current and repaired.current.name != first.name
+    install.check_release(repaired.current.path)
+    assert repaired.current.name.startswith(first.name)
+    assert apply_bundle(v1, data_dir, platform="sim").already_current
+
+
 def test_reapplying_over_a_damaged_copy_unpacks_afresh(tmp_path: Path) -> None:
     data_dir, v1 = tmp_path / "data", bundle(tmp_path, "1.0")
     old = apply_bundle(v1, data_dir, platform="sim").current
     apply_bundle(bundle(tmp_path, "2.0"), data_dir, platform="sim")
     (old.path / "tree" / "terminal" / "app.py").write_text("evil()\n")
     again = apply_bundle(v1, data_dir, platform="sim", allow_downgrade=True).current
-    assert again.name == old.name
+    assert again.name.startswith(old.name) and again.name != old.name
     install.check_release(again.path)
+    assert not old.path.exists()  # the damaged copy was pruned
 
 
 def _apply_and_die_at(step: int, bundle_path: Path, data_dir: Path) -> None:
