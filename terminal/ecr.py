@@ -5,8 +5,10 @@ A cash register sends one JSON object per line carrying the `posterm pay` fields
 ``voucher``, ``pin`` for a simulated keypad) plus ``operator`` (and ``password``, else
 the terminal's ``POSTERM_PASSWORD``) and an optional ``id``; the terminal answers one
 line: the `pay` result object (plus ``id``), or ``{"error": ..., "id": ...}``.
-``{"command": "status"}`` answers the machine state. Requests are handed to the
-terminal's one worker through a queue, so transactions never overlap.
+``{"command": "status"}`` answers the machine state; ``{"command": "cancel"}`` (on
+another connection) cancels the transaction in progress and is answered at once.
+Requests are handed to the terminal's one worker through a queue, so transactions
+never overlap.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class EcrEndpoint:
 
     def __init__(self, requests: queue.Queue[EcrRequest]) -> None:
         self.requests = requests
+        self.on_cancel: Callable[[], None] | None = None  # set by the terminal
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -83,6 +86,12 @@ class EcrEndpoint:
                 fields = parse_line(line)
             except UsageError as error:
                 write(encode_answer({"error": str(error)}))
+                continue
+            if fields.get("command") == "cancel":
+                # Not queued: it must reach the transaction that is running now.
+                if self.on_cancel is not None:
+                    self.on_cancel()
+                write(encode_answer({"cancelled": True, "id": fields.get("id")}))
                 continue
             write(encode_answer(self.submit(fields)))
 

@@ -160,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         runner = Runner(terminal)
         if args.ecr:
             endpoint = open_ecr(args.ecr, runner.requests)
+            endpoint.on_cancel = terminal.ports.cancel
             endpoint.start()
 
         def stop(signum: int, frame: object) -> None:

@@ -132,6 +132,9 @@ class FlowCallbacks(DefaultCallbacks):
         pinpad = self.ports.pinpad
         if pinpad is None:
             return PinEntry(PinStatus.PINPAD_FAULT)
+        if self.ports.cancelled.is_set():
+            self.pin_cancelled = True
+            return PinEntry(PinStatus.CANCELLED)
         self.ports.fire(Trigger.PIN_REQUESTED)
         try:
             if request.kind is PinKind.ONLINE:

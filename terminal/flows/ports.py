@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +43,17 @@ class Ports:
     random: Callable[[int], bytes] = os.urandom
     pin_timeout: float = 30.0
     card_timeout: float = 60.0
-    printed: list[str] = field(default_factory=list)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        """Cancel the transaction in progress (ECR ``cancel``, a CANCEL key): steps stop
+        before anything more is sent, and a PIN entry in progress ends as cancelled.
+        Once a request has left, the host-spec rules decide, not the cancel."""
+        self.cancelled.set()
+        if self.pinpad is not None and hasattr(self.pinpad, "pin_key"):
+            from hal.events import Key
+
+            self.pinpad.pin_key(Key.CANCEL)
 
     def fire(self, trigger: Trigger) -> None:
         """Move the state machine when the table allows it from where it is (a flow

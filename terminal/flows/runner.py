@@ -133,8 +133,12 @@ def run_flow(request: TxnRequest, ports: Ports) -> TransactionContext:
     merchant = ports.config.merchant(request.merchant)
     ctx = TransactionContext(request=request, merchant=merchant, when=ports.now())
     ports.fire(Trigger.START_TRANSACTION)
+    ports.cancelled.clear()
     outcome: Outcome | None = None
     for step in FLOWS[request.type]:
+        if ports.cancelled.is_set() and ctx.txn is None:
+            outcome = Outcome.terminated("cancelled")
+            break
         outcome = step(ctx, ports)
         if outcome is not None:
             break

@@ -5,6 +5,7 @@ Every assertion is checked against the host's ledger as well as the result objec
 from __future__ import annotations
 
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from hal.events import Key
 from sim.devices import SimKeypad, SimMagstripe
+from terminal.flows import TxnRequest, result_object, run_flow
 from terminal.journal import Journal, Status
 from tests.terminal.flowrig import Rig, rig
 
@@ -325,3 +327,36 @@ def test_host_unreachable_keyed_terminated(r: Rig) -> None:
     result = r.pay(type="sale", amount=300, entry="keyed", devices=keyed)
     assert result["decision"] == "terminated" and "unreachable" in result["reason"]
     assert result["reversal_pending"] is False
+
+
+def test_cancel_during_pin_entry(r: Rig) -> None:
+    """ECR cancel while the cardholder is at the PIN prompt: the PIN pad gets CANCEL,
+    the kernel ends the transaction, nothing is charged."""
+    terminal = r.terminal(pin=None)
+    terminal.ports.pin_timeout = 10.0
+    timer = threading.Timer(0.3, terminal.ports.cancel)
+    timer.start()
+    try:
+        started = time.monotonic()
+        ctx = run_flow(TxnRequest("sale", 1250, "chip", operator="admin"), terminal.ports)
+        result = result_object(ctx)
+    finally:
+        timer.cancel()
+        terminal.close()
+    assert time.monotonic() - started < 5
+    assert result["decision"] in ("terminated", "declined"), result
+    assert r.host.ledger.net_amount(pan=PAN) == 0
+
+
+def test_cancel_before_the_card_sends_nothing(r: Rig) -> None:
+    terminal = r.terminal()
+    try:
+        terminal.ports.cancelled.set()
+        original = terminal.ports.cancelled.clear
+        terminal.ports.cancelled.clear = lambda: None  # type: ignore[method-assign]
+        ctx = run_flow(TxnRequest("sale", 1250, "chip", operator="admin"), terminal.ports)
+        terminal.ports.cancelled.clear = original  # type: ignore[method-assign]
+    finally:
+        terminal.close()
+    assert result_object(ctx)["decision"] == "terminated" and ctx.outcome.reason == "cancelled"
+    assert r.host.ledger.messages(mti="0200") == []
