@@ -138,11 +138,14 @@ def retail_mac(key: bytes, data: bytes) -> bytes:
     if len(key) != 16:
         raise ValueError("retail MAC key must be 16 bytes")
     padded = data + bytes(-len(data) % 8) if data else bytes(8)  # ISO 9797-1 6.1.1
-    left, right = key[:8], key[8:]
-    chained = DES.new(left, DES.MODE_CBC, iv=bytes(8)).encrypt(padded)[-8:]  # noqa: S304
-    # ISO 9797-1 7.3 output transformation 3: decrypt under K', encrypt under K
-    k_left, k_right = DES.new(left, DES.MODE_ECB), DES.new(right, DES.MODE_ECB)  # noqa: S304
-    return k_left.encrypt(k_right.decrypt(chained))
+    head, last = padded[:-8], padded[-8:]
+    iv = DES.new(key[:8], DES.MODE_CBC, iv=bytes(8)).encrypt(head)[-8:] if head else bytes(8)  # noqa: S304
+    # The last block under DES K, then output transformation 3 (ISO 9797-1 7.3: decrypt
+    # under K', encrypt under K) is one EDE(K, K', K) step chained on the CBC state.
+    try:
+        return DES3.new(key + key[:8], DES3.MODE_CBC, iv=iv).encrypt(last)
+    except ValueError:  # K == K' (parity aside): pycryptodome refuses it; EDE is DES then
+        return DES.new(key[:8], DES.MODE_CBC, iv=iv).encrypt(last)  # noqa: S304
 
 
 def mac_ok(key: bytes, data: bytes, received: bytes) -> bool:
@@ -153,7 +156,10 @@ def decrypt_pin(keys: SessionKeys, pin_block: bytes, pan: str) -> str | None:
     """Clear PIN from an ISO 9564 format 0 block, or None when the block is malformed."""
     if len(pin_block) != 8:
         return None
-    clear = DES3.new(keys.pin + keys.pin[:8], DES3.MODE_ECB).decrypt(pin_block)
+    try:
+        clear = DES3.new(keys.pin + keys.pin[:8], DES3.MODE_ECB).decrypt(pin_block)
+    except ValueError:  # degenerate K == K': TDES is single DES
+        clear = DES.new(keys.pin[:8], DES.MODE_ECB).decrypt(pin_block)  # noqa: S304
     try:
         return psec_pinblock.decode_pinblock_iso_0(clear, pan)
     except ValueError:
