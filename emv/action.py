@@ -348,6 +348,18 @@ def action_analysis(
     return online_processing(ctx, transport, callbacks, build_de55)
 
 
+def online_request(ctx: TransactionContext, de55: dict[int, bytes]) -> OnlineRequest:
+    """The authorisation request data (also the contactless kernels' Online Request)."""
+    return OnlineRequest(
+        de55=de55,
+        amount=ctx.txn.amount,
+        amount_other=ctx.txn.amount_other,
+        transaction_type=ctx.txn.transaction_type,
+        pan_masked=ctx.pan_masked,
+        online_pin=ctx.online_pin,
+    )
+
+
 def online_processing(
     ctx: TransactionContext,
     transport: CardTransport,
@@ -356,15 +368,7 @@ def online_processing(
 ) -> Outcome:
     """# EMV 4.4 Book 3, 10.9 Online Processing and 10.11 Completion."""
     ctx.step = "online"
-    request = OnlineRequest(
-        de55=build_de55(ctx),
-        amount=ctx.txn.amount,
-        amount_other=ctx.txn.amount_other,
-        transaction_type=ctx.txn.transaction_type,
-        pan_masked=ctx.pan_masked,
-        online_pin=ctx.online_pin,
-    )
-    response = callbacks.go_online(request)
+    response = callbacks.go_online(online_request(ctx, build_de55(ctx)))
     ctx.online_response = response
     cda = ctx.cda_requested
     if response is None:

@@ -41,6 +41,8 @@ class TerminationReason(enum.Enum):
     SERVICE_NOT_ALLOWED = "service not allowed"  # CID 'service not allowed'
     USE_CHIP = "chip card swiped; insert the card"
     FALLBACK = "chip failure; magnetic stripe fallback allowed"
+    TRY_ANOTHER_INTERFACE = "try another interface"  # contactless, Book A 6.2.1
+    TRY_AGAIN = "try again"  # contactless: present the card again (Book A 6.2.1)
     INTERNAL = "internal kernel error"
 
 

@@ -51,9 +51,17 @@ def parse_afl(afl: bytes) -> list[AflEntry]:
 
 
 def read_application_data(
-    ctx: TransactionContext, transport: CardTransport, callbacks: KernelCallbacks
+    ctx: TransactionContext,
+    transport: CardTransport,
+    callbacks: KernelCallbacks,
+    *,
+    mandatory: tuple[int, ...] = MANDATORY_TAGS,
 ) -> Outcome | None:
-    """# EMV 4.4 Book 3, 10.2 Read Application Data."""
+    """# EMV 4.4 Book 3, 10.2 Read Application Data.
+
+    ``mandatory`` lets a contactless kernel name its own mandatory objects
+    (Book C-2 / C-3 cards carry no CDOL2, qVSDC cards no CDOL1).
+    """
     ctx.step = "read_data"
     try:
         entries = parse_afl(ctx.afl)
@@ -75,7 +83,7 @@ def read_application_data(
             outcome = _take_record(ctx, entry.sfi, response.data, for_oda, seen)
             if outcome is not None:
                 return outcome
-    missing = [f"{tag:X}" for tag in MANDATORY_TAGS if tag not in ctx.card]
+    missing = [f"{tag:X}" for tag in mandatory if tag not in ctx.card]
     if missing:
         return Outcome.terminate(TerminationReason.MISSING_MANDATORY_DATA, ",".join(missing))
     return None

@@ -1,0 +1,54 @@
+"""The contactless result: the contact kernel's result plus the Outcome parameter set,
+with the contactless tags (9F66, 9F6C, 9F6E, 9F7C) added to DE 55."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from emv.contactless.outcome import ContactlessResult, OutcomeParameters
+from emv.context import TransactionContext
+from emv.outcome import Decision, Outcome, TerminationReason
+from emv.result import build_de55, build_result, encode_de55
+
+# Book C-3 Annex A / Book C-2 Annex A: objects the issuer needs besides the contact set
+CONTACTLESS_DE55_TAGS = (0x9F66, 0x9F6C, 0x9F6E, 0x9F7C, 0x9F39)
+
+
+def contactless_de55(ctx: TransactionContext) -> dict[int, bytes]:
+    """DE 55 for the authorisation / clearing record of a contactless transaction."""
+    if not ctx.genac1:
+        return {}
+    out = build_de55(ctx)
+    for tag in CONTACTLESS_DE55_TAGS:
+        value = ctx.get(tag)
+        if value:
+            out[tag] = value
+    return out
+
+
+def build_contactless_result(
+    ctx: TransactionContext,
+    params: OutcomeParameters,
+    decision: Decision,
+    reason: TerminationReason | None,
+    *,
+    kernel_id: int,
+    ttq: bytes,
+    restarts: int,
+) -> ContactlessResult:
+    outcome = Outcome(decision, reason, params.detail)
+    ctx.outcome = outcome
+    base = build_result(ctx, outcome)
+    values = {item.name: getattr(base, item.name) for item in fields(base)}
+    de55 = contactless_de55(ctx)
+    values["de55_tags"] = de55
+    values["de55"] = encode_de55(de55)
+    receipt = dict(base.receipt)
+    receipt["entry_mode"] = "contactless"
+    receipt["cvm"] = params.cvm.value
+    receipt["outcome"] = params.outcome.value
+    values["receipt"] = receipt
+    values["signature_required"] = ctx.signature_required
+    return ContactlessResult(
+        **values, outcome=params, kernel_id=kernel_id, ttq=ttq, restarts=restarts
+    )
