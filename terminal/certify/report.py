@@ -139,13 +139,21 @@ def html_page(results: Sequence[CaseResult], suite_name: str) -> str:
         + "</tr>"
         for r in results
     )
+    details = "".join(
+        f"<dt>{e(r.case.name)}</dt><dd>{e(r.case.description)}"
+        + (f"<br>book: {e(r.case.book)}" if r.case.book else "")
+        + (f"<br>TVR bits set: {e(r.actual['tvr_bits'])}" if r.actual.get("tvr_bits") else "")
+        + "</dd>"
+        for r in results
+    )
     return (
         "<!doctype html>\n<html><head><meta charset='utf-8'>"
         f"<title>posterm certify: {e(suite_name)}</title>"
         "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
         "td,th{border:1px solid #999;padding:2px 6px;font-size:90%}</style></head><body>"
         f"<h1>posterm certify: {e(suite_name)}</h1><p>{e(summary_line(results))}</p>"
-        f"<table><tr>{head}</tr>{body}</table></body></html>\n"
+        f"<table><tr>{head}</tr>{body}</table>"
+        f"<h2>Cases</h2><dl>{details}</dl></body></html>\n"
     )
 
 

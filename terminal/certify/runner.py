@@ -99,7 +99,12 @@ def case_config(base: KernelConfig, case: Case) -> KernelConfig:
     for key, value in case.terminal.items():
         if key == "terminal_type":
             terminal_changes[key] = value[0]
-        elif key in ("pin_bypass_allowed", "pse_enabled", "risk_management_regardless_of_aip"):
+        elif key in (
+            "pin_bypass_allowed",
+            "pse_enabled",
+            "risk_management_regardless_of_aip",
+            "exception_file",
+        ):
             config_changes[key] = value
         else:
             terminal_changes[key] = value

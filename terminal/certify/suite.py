@@ -46,6 +46,7 @@ TERMINAL_KEYS = {
     "pin_bypass_allowed": None,
     "pse_enabled": None,
     "risk_management_regardless_of_aip": None,
+    "exception_file": None,  # TEST PANs on the terminal exception file (Book 3 10.6.1)
 }
 # AID-table overrides; ``aid`` picks one row, otherwise every row changes.
 AID_KEYS = {
@@ -376,6 +377,13 @@ def _terminal(t: Mapping[str, Any], where: str) -> dict[str, Any]:
             continue
         if size is not None:
             out[key] = _hex(t, key, where, size)
+        elif key == "exception_file":
+            pans = t[key]
+            if not isinstance(pans, list) or not all(
+                isinstance(p, str) and p.isdigit() and 12 <= len(p) <= 19 for p in pans
+            ):
+                raise SuiteError(f"{where}.{key}", "a list of PANs (12 to 19 digits)")
+            out[key] = frozenset(pans)
         elif key == "currency_exponent":
             out[key] = _int(t, key, where, 2, 0, 3)
         else:

@@ -218,6 +218,10 @@ MALFORMED = {
         '[[case]]\nname = "a"\nprofile = "cards/none.toml"\n',
         "case 'a'.profile: no card profile file cards/none.toml",
     ),
+    "exception-file-not-pans": (
+        '[[case]]\nname = "a"\ncard = "sim://visa-sda"\nterminal = { exception_file = ["12ab"] }\n',
+        "case 'a'.terminal.exception_file: a list of PANs",
+    ),
     "unknown-default-key": (
         '[defaults]\nwobble = 1\n[[case]]\nname = "a"\ncard = "sim://visa-sda"\n',
         "[defaults].wobble: unknown key",
