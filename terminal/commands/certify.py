@@ -69,9 +69,13 @@ def run(args: argparse.Namespace) -> int:
     except (SuiteError, RecordingError) as error:
         print(f"posterm certify: {error}", file=sys.stderr)
         return EXIT_USAGE
-    write_reports(Path(args.report), results, name)
-    if args.record:
-        write_recordings(Path(args.record), results)
+    try:
+        write_reports(Path(args.report), results, name)
+        if args.record:
+            write_recordings(Path(args.record), results)
+    except OSError as error:
+        print(f"posterm certify: cannot write reports: {error}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"posterm certify: {summary_line(results)} Reports in {args.report}")
     for result in results:
         if result.unexpected:

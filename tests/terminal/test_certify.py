@@ -316,3 +316,13 @@ def test_builtin_issuer_data_is_the_real_arpc_and_script_mac() -> None:
         data91, scripts = issuer_data(cases[name])
         assert cases[name].host.issuer_authentication_data == data91, name
         assert cases[name].host.scripts == scripts, name
+
+
+def test_unwritable_report_directory_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert certify(str(write(tmp_path, PASSING)), "--report", str(blocker / "out")) == 2
+    err = capsys.readouterr().err
+    assert "cannot write reports" in err and "Traceback" not in err
