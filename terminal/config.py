@@ -421,7 +421,7 @@ def _merchants(value: Any, terminal: TerminalSettings) -> tuple[Merchant, ...]:
         if (tid, mid) in ids:
             raise ConfigError(f"{s}.tid", "the same tid + mid is already another profile")
         ids.add((tid, mid))
-        header = item.get("receipt_header", [name])
+        header = item.get("receipt_header", [])  # the name is printed anyway
         if isinstance(header, str):
             header = [header]
         if not isinstance(header, list) or not all(isinstance(x, str) for x in header):
