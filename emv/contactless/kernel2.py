@@ -173,6 +173,7 @@ def _generate_ac(
     ctx: TransactionContext, transport: CardTransport, callbacks: KernelCallbacks, cvm: Cvm
 ) -> KernelOutcome:
     # Book C-2, 3 terminal action analysis (TAC/IAC), then GENERATE AC with CDA
+    ctx.step = "kernel2"
     requested = terminal_action_analysis(ctx)
     cda = requested != CryptogramType.AAC and cda_request_wanted(ctx)
     ctx.cda_requested = cda
