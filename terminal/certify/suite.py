@@ -59,6 +59,8 @@ AID_KEYS = {
     "random_threshold": None,
     "random_target_percent": None,
     "random_max_target_percent": None,
+    "partial_selection": None,  # ASI (Book 1 12.3.1)
+    "default_ddol": 0,
 }
 CASE_KEYS = {
     "name",
@@ -405,8 +407,10 @@ def _aids(value: Any, where: str) -> tuple[dict[str, Any], ...]:
         for key, size in AID_KEYS.items():
             if key not in row:
                 continue
-            if key == "aid":
+            if key == "aid" or size == 0:
                 parsed[key] = _hex(row, key, at)
+            elif key == "partial_selection":
+                parsed[key] = _bool(row, key, at, True)
             elif size is not None:
                 parsed[key] = _hex(row, key, at, size)
             else:
