@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from emv.callbacks import (
     DefaultCallbacks,
@@ -44,6 +45,9 @@ from terminal.hostmsg.keysource import KeySession
 from terminal.hostmsg.spec import entry_mode, response_text
 from terminal.machine import Trigger
 from terminal.receipts import CvmOutcome
+
+if TYPE_CHECKING:
+    from emv.contactless.config import ContactlessConfig
 
 log = logging.getLogger(__name__)
 
@@ -235,19 +239,55 @@ def _config(ctx: TransactionContext, ports: Ports) -> KernelConfig:
     return kernel_config(ports.config, ctx.merchant)
 
 
+def contactless_config(ctx: TransactionContext, ports: Ports) -> ContactlessConfig:
+    """emv.contactless configuration: one Book B combination per AID-table row that
+    names a contactless kernel (``cl_kernel``), with its reader limits."""
+    from emv.contactless.config import Combination, ContactlessConfig
+
+    combinations = tuple(
+        Combination(
+            aid=entry.aid,
+            kernel_id=entry.cl_kernel,
+            transaction_limit=entry.cl_transaction_limit,
+            floor_limit=entry.cl_floor_limit,
+            cvm_required_limit=entry.cl_cvm_limit,
+            partial_selection=entry.partial_selection,
+        )
+        for entry in ports.config.aids
+        if entry.cl_kernel in (2, 3)
+    )
+    return ContactlessConfig(kernel=_config(ctx, ports), combinations=combinations)
+
+
+def _run_kernel(
+    ctx: TransactionContext, ports: Ports, transport: CardTransport, contactless: bool
+) -> tuple[KernelResult, FlowCallbacks, EmvContext]:
+    counter = ports.journal.counter("stan") or 0
+    txn = transaction_input(ctx, ports, counter + 1)
+    if contactless:
+        from emv.contactless.entry_point import new_context, run_contactless_context
+
+        config = contactless_config(ctx, ports)
+        emv = new_context(config, txn)
+        callbacks = FlowCallbacks(ctx, ports, emv)
+        result: KernelResult = run_contactless_context(emv, transport, callbacks, config)
+        return result, callbacks, emv
+    emv = EmvContext.new(_config(ctx, ports), txn)
+    callbacks = FlowCallbacks(ctx, ports, emv)
+    return run_context(emv, transport, callbacks), callbacks, emv
+
+
 def emv_payment(ctx: TransactionContext, ports: Ports) -> Outcome:
-    """Sale / pre-authorisation with the kernel deciding (EMV Book 3, 10)."""
+    """Sale / pre-authorisation with the kernel deciding (EMV Book 3, 10; contactless:
+    EMV Book B Entry Point and kernels C-2 / C-3)."""
     contactless = ctx.request.method == "contactless"
     transport = open_session(ports, contactless)
     if transport is None:
         return Outcome.terminated("no card presented")
     ports.fire(Trigger.CARD_TAPPED if contactless else Trigger.CARD_INSERTED)
     ctx.entry_mode = entry_mode("contactless" if contactless else "chip", ports.pinpad is not None)
-    counter = ports.journal.counter("stan") or 0
-    emv = EmvContext.new(_config(ctx, ports), transaction_input(ctx, ports, counter + 1))
-    callbacks = FlowCallbacks(ctx, ports, emv)
     try:
-        result = run_context(emv, transport, callbacks)
+        result, callbacks, emv = _run_kernel(ctx, ports, transport, contactless)
     finally:
         close_session(ports, contactless)
     ctx.kernel = result

@@ -284,6 +284,8 @@ def test_contactless_sale(r: Rig) -> None:
     result = r.pay(type="sale", amount=100, entry="contactless", config=config)
     assert result["decision"] == "approved", result
     assert result["entry_mode"].startswith("07")
+    assert result["cvm_results"] == "1F0302"  # below the CVM limit: no CVM (Book C-2)
+    assert r.host.ledger.net_amount(pan="5413330089010038") == 100
 
 
 @pytest.mark.parametrize("fault", ["bad_mac", "garble", "drop", "never"])
