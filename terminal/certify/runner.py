@@ -360,6 +360,14 @@ def run_case(case: Case, base: KernelConfig | None = None, *, record: bool = Fal
     callbacks = CaseCallbacks(case)
     try:
         result = run_context(ctx, transport, callbacks)
+    except Exception as error:  # noqa: BLE001 - the kernel promises never to raise; if it
+        # does, that is this case's finding, not the end of the whole run.
+        return CaseResult(
+            case,
+            Verdict.ERROR,
+            time.perf_counter() - start,
+            error=f"kernel raised {_describe(error)}",
+        )
     finally:
         _close(reader)
     actual = summary(result, ctx)

@@ -326,3 +326,18 @@ def test_unwritable_report_directory_is_a_usage_error(
     assert certify(str(write(tmp_path, PASSING)), "--report", str(blocker / "out")) == 2
     err = capsys.readouterr().err
     assert "cannot write reports" in err and "Traceback" not in err
+
+
+def test_a_kernel_exception_is_that_case_s_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import terminal.certify.runner as runner
+
+    def explode(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(runner, "run_context", explode)
+    out = tmp_path / "out"
+    assert certify(str(write(tmp_path, PASSING)), "--report", str(out)) == 1
+    error = ET.parse(out / "junit.xml").getroot().find("testcase/error")
+    assert error is not None and "kernel raised RuntimeError: boom" in (error.get("message") or "")
