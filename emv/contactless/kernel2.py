@@ -93,7 +93,7 @@ def run(
     if not isinstance(chosen, Cvm):
         return chosen
     _risk(ctx, act)
-    return _generate_ac(ctx, transport, callbacks, chosen)
+    return _generate_ac(ctx, transport, callbacks, chosen, act)
 
 
 # Book C-2, 3.1-3.2: PDOL, GET PROCESSING OPTIONS
@@ -170,11 +170,19 @@ def _risk(ctx: TransactionContext, act: Activation) -> None:
 
 
 def _generate_ac(
-    ctx: TransactionContext, transport: CardTransport, callbacks: KernelCallbacks, cvm: Cvm
+    ctx: TransactionContext,
+    transport: CardTransport,
+    callbacks: KernelCallbacks,
+    cvm: Cvm,
+    act: Activation,
 ) -> KernelOutcome:
     # Book C-2, 3 terminal action analysis (TAC/IAC), then GENERATE AC with CDA
     ctx.step = "kernel2"
     requested = terminal_action_analysis(ctx)
+    pre = act.preprocessed
+    if requested == CryptogramType.TC and (pre.status_check_requested or pre.zero_amount):
+        # Book B, 3.1.1.3-3.1.1.4: status check and zero amount ask for an online cryptogram
+        requested = CryptogramType.ARQC
     cda = requested != CryptogramType.AAC and cda_request_wanted(ctx)
     ctx.cda_requested = cda
     result = generate_ac(ctx, transport, requested, second=False, cda=cda)

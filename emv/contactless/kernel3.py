@@ -202,6 +202,9 @@ def _decide(ctx: TransactionContext, act: Activation) -> KernelOutcome:
     if cid == CID_AAC:
         # Book C-3, 5.6: an AAC from the card is a decline
         return _finish(ctx, OutcomeKind.DECLINED, "card returned AAC", Cvm.NA)
+    if cid == CID_ARQC and TTQ.OFFLINE_ONLY_READER in ttq:
+        # Book C-3, 5.6: an offline-only reader cannot send an ARQC anywhere
+        return _finish(ctx, OutcomeKind.DECLINED, "ARQC on an offline-only reader", Cvm.NA)
     if cid == CID_ARQC:
         # Book C-3, 5.6.2: fDDA for online authorisations when the reader supports it
         if TTQ.ODA_FOR_ONLINE_AUTHORISATIONS_SUPPORTED in ttq:

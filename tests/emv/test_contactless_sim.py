@@ -290,3 +290,29 @@ def test_mchip_gpo_6985_selects_next() -> None:
         card("mc-contactless", status_words={"GPO": 0x6985}), cl_config(), ClCallbacks(), txn(1000)
     )
     assert result.restarts == 1 and result.reason is TerminationReason.NO_COMMON_APPLICATION
+
+
+def test_mchip_zero_amount_asks_for_an_online_cryptogram() -> None:
+    """Book B 3.1.1.4: zero amount allowed -> online cryptogram, even below the floor limit."""
+    cfg = cl_config(floor_limit=5000)
+    kernel = dataclasses.replace(
+        cfg.kernel,
+        aids=tuple(
+            dataclasses.replace(a, tac_online=bytes(5), tac_default=bytes(5))
+            for a in cfg.kernel.aids
+        ),
+    )
+    cfg = dataclasses.replace(cfg, kernel=kernel)
+    sim = card("mc-contactless")
+    transport = Rewriting(sim, lambda command, response: response)
+    result = run_contactless(transport, cfg, ClCallbacks(), txn(0))
+    genac = next(cmd for cmd in transport.sent if cmd[:2] == b"\x80\xae")
+    assert genac[2] & 0xC0 == 0x80  # ARQC requested
+    assert result.outcome.outcome is OutcomeKind.ONLINE_REQUEST
+
+
+def test_qvsdc_arqc_on_an_offline_only_reader_is_declined() -> None:
+    ttq = bytes.fromhex("2E004080")  # offline-only reader
+    callbacks = ClCallbacks()
+    result = run_contactless(card("visa-qvsdc"), cl_config(ttq=ttq), callbacks, txn(1000))
+    assert result.outcome.outcome is OutcomeKind.DECLINED and not callbacks.requests
