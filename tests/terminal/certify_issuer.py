@@ -30,6 +30,12 @@ from terminal.commands.certify import builtin_suite_path
 ISSUER_CASES: dict[str, tuple[int, int, tuple[str, ...]] | None] = {
     "issuer-authentication-succeeds": None,
     "issuer-script-72-succeeds": (0x72, 3, ("put_data:9F4F:9F02065F2A029A039C019F3602",)),
+    # a good first command, then APPLICATION BLOCK with a wrong MAC ("raw:" = sent as is)
+    "issuer-script-second-command-fails": (
+        0x72,
+        4,
+        ("put_data:9F4F:9F02065F2A029A039C019F3602", "raw:841E0000080102030405060708"),
+    ),
 }
 
 
@@ -57,7 +63,9 @@ def issuer_data(case: Case) -> tuple[bytes, tuple[bytes, ...]]:
     if plan is not None:
         tag, script_id, commands = plan
         built = [
-            scripts.script_command(keys, cvn, app.pan, app.psn, icc, command, index)
+            bytes.fromhex(command.removeprefix("raw:"))
+            if command.startswith("raw:")
+            else scripts.script_command(keys, cvn, app.pan, app.psn, icc, command, index)
             for index, command in enumerate(commands)
         ]
         templates = (scripts.script_template(tag, script_id, built),)
