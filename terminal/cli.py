@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
@@ -43,22 +44,42 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that subcommand is loaded.
+
+    Loading one subcommand instead of all keeps a long-running ``posterm run`` from
+    importing the simulator and every other command's modules (resident memory on a
+    handset is tight); ``posterm --help`` still loads everything to list it.
+    """
     parser = argparse.ArgumentParser(
         prog="posterm", description="EMV payment terminal and its simulator."
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    loaded: set[str] = set()
-    for entry in entry_points(group=PLUGIN_GROUP):
-        entry.load()(subparsers)
-        loaded.add(entry.name)
-    for name, requirement in PLUGIN_COMMANDS.items():
-        if name not in loaded:
-            missing = subparsers.add_parser(name, help=f"(needs {requirement})")
-            missing.set_defaults(func=_plugin_missing(name, requirement))
+    if only is None or only not in BUILTIN_COMMANDS:
+        loaded: set[str] = set()
+        for entry in entry_points(group=PLUGIN_GROUP):
+            if only is None or entry.name == only or only not in PLUGIN_COMMANDS:
+                entry.load()(subparsers)
+                loaded.add(entry.name)
+        for name, requirement in PLUGIN_COMMANDS.items():
+            if name not in loaded and (only is None or name == only):
+                missing = subparsers.add_parser(name, help=f"(needs {requirement})")
+                missing.set_defaults(func=_plugin_missing(name, requirement))
     for name in BUILTIN_COMMANDS:
-        importlib.import_module(f"terminal.commands.{name}").register(subparsers)
+        if (
+            only is None
+            or only == name
+            or (only not in BUILTIN_COMMANDS and only not in PLUGIN_COMMANDS)
+        ):
+            importlib.import_module(f"terminal.commands.{name}").register(subparsers)
     return parser
+
+
+def _requested_command(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line, if it is the first argument."""
+    if argv and not argv[0].startswith("-"):
+        return argv[0]
+    return None
 
 
 def _plugin_missing(name: str, requirement: str):  # type: ignore[no-untyped-def]
@@ -70,13 +91,18 @@ def _plugin_missing(name: str, requirement: str):  # type: ignore[no-untyped-def
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_requested_command(arguments))
+    args = parser.parse_args(arguments)
     try:
         return int(args.func(args))
     except (TerminalError, EmvError, KeysError, HalError) as error:
         print(f"posterm {args.command}: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`posterm journal --json | head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print(f"posterm {args.command}: interrupted", file=sys.stderr)
         return 130
