@@ -13,10 +13,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import socket
-import ssl
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import serial
 
@@ -24,6 +23,10 @@ from hal.errors import HalError
 
 MAX_FRAME = 4096  # host-spec: a longer frame is "no valid response"
 HEADER = 2
+
+
+if TYPE_CHECKING:
+    import ssl
 
 
 class HostLinkError(HalError):
@@ -173,6 +176,8 @@ class TcpHostLink(_FramedLink):
         self._handle: socket.socket | None = None
 
     def _context(self) -> ssl.SSLContext:
+        import ssl  # only TLS links pay for OpenSSL (~5 MB resident)
+
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         if self.pin_sha256:
@@ -196,7 +201,7 @@ class TcpHostLink(_FramedLink):
         if self.tls:
             try:
                 sock = self._context().wrap_socket(sock, server_hostname=self.server_hostname)
-            except (ssl.SSLError, OSError) as error:
+            except OSError as error:  # ssl.SSLError is an OSError
                 sock.close()
                 raise ConnectError(f"TLS handshake with {self.where} failed: {error}") from None
             if self.pin_sha256:
@@ -229,9 +234,14 @@ class TcpHostLink(_FramedLink):
         self._handle.settimeout(left)
         try:
             chunk = self._handle.recv(size)
-        except (TimeoutError, ssl.SSLWantReadError):
+        except TimeoutError:
             return b""
         except OSError as error:
+            if self.tls:
+                import ssl  # already loaded by the TLS handshake
+
+                if isinstance(error, ssl.SSLWantReadError):  # TLS record not complete yet
+                    return b""
             raise LinkClosedError(f"{self.where}: {error}") from None
         if not chunk:
             raise LinkClosedError(f"{self.where} closed the connection")
