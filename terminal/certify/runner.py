@@ -38,7 +38,7 @@ from hal.errors import HalError
 from hal.pinentry import offline_pin_consumer
 from hal.registry import open_device
 from terminal.certify.suite import SIM_FILE_PREFIX, Case, Expected
-from terminal.config import parse_config
+from terminal.config import load_config, parse_config
 from terminal.emvconfig import kernel_config
 
 CARD_WAIT_SECONDS = 10.0
@@ -81,8 +81,11 @@ class CaseResult:
 # --------------------------------------------------------------------------- config
 
 
-def base_config() -> KernelConfig:
-    """The terminal's built-in configuration (AID table, TEST CA keys, revocations)."""
+def base_config(path: str | None = None) -> KernelConfig:
+    """The terminal configuration cases start from: the file at ``path`` (rig-contract
+    TOML: its [terminal], [[aids]], [[ca_keys]], revocations) or the built-in one."""
+    if path is not None:
+        return kernel_config(load_config(path))
     config = parse_config(
         {
             "terminal": {"data_dir": "/nonexistent/posterm-certify"},

@@ -39,6 +39,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--report", required=True, help="directory for junit.xml, report.md, report.html"
     )
+    parser.add_argument(
+        "--config", help="terminal configuration to start every case from (default: built-in)"
+    )
     parser.add_argument("--only", action="append", default=[], help="run only this case (repeat)")
     parser.add_argument(
         "--record",
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             cases = [c for c in suite.cases if not args.only or c.name in args.only]
             if not cases:
                 raise SuiteError(str(target), f"no case named {', '.join(args.only)}")
-            base = base_config()
+            base = base_config(args.config)
             record = bool(args.record)
             results = [run_case(case, base, record=record) for case in cases]
             name = suite.name

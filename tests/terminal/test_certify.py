@@ -341,3 +341,46 @@ def test_a_kernel_exception_is_that_case_s_error(
     assert certify(str(write(tmp_path, PASSING)), "--report", str(out)) == 1
     error = ET.parse(out / "junit.xml").getroot().find("testcase/error")
     assert error is not None and "kernel raised RuntimeError: boom" in (error.get("message") or "")
+
+
+def test_cases_start_from_the_given_terminal_configuration(tmp_path: Path) -> None:
+    """A [[aids]] floor limit of 10.00 in the config makes 15.00 exceed it."""
+    config = tmp_path / "posterm.toml"
+    config.write_text(
+        f"""
+[terminal]
+data_dir = "{tmp_path}"
+[host]
+url = "tcp://127.0.0.1:8583"
+[[merchants]]
+name = "Lab"
+tid = "TERM0001"
+mid = "MERCHANT0000001"
+[[aids]]
+aid = "A0000000032010"
+floor_limit = 1000
+app_version = "0096"
+"""
+    )
+    suite = write(
+        tmp_path,
+        """
+[[case]]
+name = "config-floor"
+card = "sim://visa-sda"
+expected = { decision = "approved_online", tvr = "0200008000" }
+""",
+    )
+    out = tmp_path / "out"
+    assert certify(str(suite), "--config", str(config), "--report", str(out)) == 0
+    assert certify(str(suite), "--report", str(out)) == 1  # built-in floor limit differs
+
+
+def test_a_bad_configuration_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "posterm.toml"
+    config.write_text("[terminal]\n")
+    suite = write(tmp_path, PASSING)
+    assert certify(str(suite), "--config", str(config), "--report", str(tmp_path / "o")) == 2
+    assert "config" in capsys.readouterr().err
