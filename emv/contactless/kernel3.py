@@ -24,7 +24,8 @@ from emv.contactless.activation import (
 )
 from emv.contactless.fdda import FddaResult, verify_fdda
 from emv.contactless.outcome import Cvm, OutcomeKind, Start, UiMessage
-from emv.context import TransactionContext
+from emv.context import TransactionContext, TransactionType
+from emv.cvm.step import CASH_TYPES
 from emv.errors import EmvError
 from emv.outcome import TerminationReason
 from emv.read_data import read_application_data
@@ -199,6 +200,9 @@ def _decide(ctx: TransactionContext, act: Activation) -> KernelOutcome:
     cid = ctx.card[0x9F27][0] & 0xC0
     ttq = act.ttq
     ctq = _ctq(ctx)
+    switch = _switch_interface(ctx, ctq, ttq)
+    if switch is not None:
+        return switch
     if cid == CID_AAC:
         # Book C-3, 5.6: an AAC from the card is a decline
         return _finish(ctx, OutcomeKind.DECLINED, "card returned AAC", Cvm.NA)
@@ -226,6 +230,8 @@ def _offline(ctx: TransactionContext, act: Activation, ctq: CTQ | None) -> Kerne
     online_capable = TTQ.OFFLINE_ONLY_READER not in ttq
     if _expired(ctx):
         ctx.tvr |= TVR.EXPIRED_APPLICATION
+        if ctq is not None and CTQ.GO_ONLINE_IF_APPLICATION_EXPIRED in ctq and online_capable:
+            return _online_after_offline_check(ctx, act, ctq, "application expired; CTQ: go online")
         return _finish(ctx, OutcomeKind.DECLINED, "application expired", Cvm.NA)
     check_exception_file(ctx)
     if TVR.CARD_ON_TERMINAL_EXCEPTION_FILE in ctx.tvr:
@@ -233,12 +239,7 @@ def _offline(ctx: TransactionContext, act: Activation, ctq: CTQ | None) -> Kerne
     if verify_fdda(ctx) is not FddaResult.OK:
         # Book C-3, 5.6.1.2: the CTQ says what a failed/absent fDDA leads to
         if ctq is not None and CTQ.GO_ONLINE_IF_ODA_FAILS in ctq and online_capable:
-            cvm = choose_cvm(
-                ctq, ttq, online=True, cvm_required=act.preprocessed.cvm_required_limit_exceeded
-            )
-            if cvm is None:
-                return _no_cvm_possible(ctx, ttq)
-            return _finish(ctx, OutcomeKind.ONLINE_REQUEST, "fDDA failed; CTQ: go online", cvm)
+            return _online_after_offline_check(ctx, act, ctq, "fDDA failed; CTQ: go online")
         if (
             ctq is not None
             and CTQ.SWITCH_INTERFACE_IF_ODA_FAILS in ctq
@@ -252,6 +253,34 @@ def _offline(ctx: TransactionContext, act: Activation, ctq: CTQ | None) -> Kerne
     if cvm is None:
         return _no_cvm_possible(ctx, ttq)
     return _finish(ctx, OutcomeKind.APPROVED, "card returned TC, fDDA verified", cvm)
+
+
+def _online_after_offline_check(
+    ctx: TransactionContext, act: Activation, ctq: CTQ | None, detail: str
+) -> KernelOutcome:
+    """Book C-3, 5.6.1: the card's TC failed a reader check and its CTQ says go online."""
+    cvm = choose_cvm(
+        ctq, act.ttq, online=True, cvm_required=act.preprocessed.cvm_required_limit_exceeded
+    )
+    if cvm is None:
+        return _no_cvm_possible(ctx, act.ttq)
+    return _finish(ctx, OutcomeKind.ONLINE_REQUEST, detail, cvm)
+
+
+# Book C-3, 5.6 / Annex A.2 CTQ byte 1 b3-b2: cash and cashback may need the contact chip
+def _switch_interface(ctx: TransactionContext, ctq: CTQ | None, ttq: TTQ) -> KernelOutcome | None:
+    if ctq is None or TTQ.EMV_CONTACT_CHIP_SUPPORTED not in ttq:
+        return None
+    kind = ctx.txn.transaction_type
+    cash = ctx.txn.cash or kind in CASH_TYPES
+    cashback = kind == TransactionType.PURCHASE_WITH_CASHBACK or (
+        ctx.txn.amount_other > 0 and not cash
+    )
+    if cash and CTQ.SWITCH_INTERFACE_FOR_CASH in ctq:
+        return try_another_interface("CTQ: switch interface for cash")
+    if cashback and CTQ.SWITCH_INTERFACE_FOR_CASHBACK in ctq:
+        return try_another_interface("CTQ: switch interface for cashback")
+    return None
 
 
 # Book C-3, 5.7 Cardholder Verification: consumer device CVM, then CTQ requests, then

@@ -316,3 +316,48 @@ def test_qvsdc_arqc_on_an_offline_only_reader_is_declined() -> None:
     callbacks = ClCallbacks()
     result = run_contactless(card("visa-qvsdc"), cl_config(ttq=ttq), callbacks, txn(1000))
     assert result.outcome.outcome is OutcomeKind.DECLINED and not callbacks.requests
+
+
+@pytest.mark.parametrize(
+    ("ctq", "kind"),
+    [("0800", OutcomeKind.ONLINE_REQUEST), ("0000", OutcomeKind.DECLINED)],
+)
+def test_qvsdc_expired_tc_goes_online_only_when_the_ctq_says(ctq: str, kind: OutcomeKind) -> None:
+    def change(response: bytes) -> bytes:
+        return set_in_77(set_in_77(response, 0x9F27, b"\x40"), 0x9F6C, bytes.fromhex(ctq))
+
+    def expired(command: bytes, response: bytes) -> bytes:
+        response = on_gpo(change)(command, response)
+        return response.replace(bytes.fromhex("5F2403301231"), bytes.fromhex("5F2403240101"))
+
+    result = run_contactless(
+        Rewriting(card("visa-qvsdc"), expired),
+        cl_config(floor_limit=5000),
+        ClCallbacks(),
+        txn(1000),
+    )
+    assert result.outcome.outcome is kind
+    assert TVR.EXPIRED_APPLICATION in tvr(result.tvr)
+
+
+@pytest.mark.parametrize(
+    ("ctq", "txn_args", "kind"),
+    [
+        ("0400", {"transaction_type": 0x01, "cash": True}, OutcomeKind.TRY_ANOTHER_INTERFACE),
+        (
+            "0200",
+            {"transaction_type": 0x09, "amount_other": 500},
+            OutcomeKind.TRY_ANOTHER_INTERFACE,
+        ),
+        ("0200", {"transaction_type": 0x01, "cash": True}, OutcomeKind.ONLINE_REQUEST),
+    ],
+)
+def test_qvsdc_ctq_switch_interface_for_cash_and_cashback(
+    ctq: str, txn_args: dict[str, object], kind: OutcomeKind
+) -> None:
+    transport = Rewriting(
+        card("visa-qvsdc"), on_gpo(lambda r: set_in_77(r, 0x9F6C, bytes.fromhex(ctq)))
+    )
+    cfg = cl_config(ttq=bytes.fromhex("36004080"))
+    result = run_contactless(transport, cfg, ClCallbacks(), txn(1000, **txn_args))
+    assert result.outcome.outcome is kind
