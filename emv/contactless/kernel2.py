@@ -136,11 +136,11 @@ def _cvm(
     ctx: TransactionContext, transport: CardTransport, callbacks: KernelCallbacks, act: Activation
 ) -> Cvm | KernelOutcome:
     combination = act.combination
-    byte2 = (
-        combination.cvm_required_capability
-        if act.preprocessed.cvm_required_limit_exceeded
-        else combination.no_cvm_capability
-    )
+    limit = combination.cvm_required_limit
+    # Book C-2, Annex A 'Reader CVM Required Limit': CVM required when the amount is
+    # *above* it (Entry Point's own indicator, Book B 3.1.1.7, uses 'at or above')
+    required = limit is not None and ctx.txn.amount > limit
+    byte2 = combination.cvm_required_capability if required else combination.no_cvm_capability
     caps = bytearray(
         ctx.terminal.get(0x9F33, ctx.config.terminal.capabilities)[:3].ljust(3, b"\x00")
     )

@@ -361,3 +361,10 @@ def test_qvsdc_ctq_switch_interface_for_cash_and_cashback(
     cfg = cl_config(ttq=bytes.fromhex("36004080"))
     result = run_contactless(transport, cfg, ClCallbacks(), txn(1000, **txn_args))
     assert result.outcome.outcome is kind
+
+
+@pytest.mark.parametrize(("amount", "cvm"), [(5000, Cvm.NO_CVM), (5001, Cvm.ONLINE_PIN)])
+def test_mchip_cvm_required_only_above_the_limit(amount: int, cvm: Cvm) -> None:
+    """Book C-2 Annex A: 'CVM Capability - CVM Required' when the amount is above the limit."""
+    result = run_contactless(card("mc-contactless"), cl_config(), ClCallbacks(), txn(amount))
+    assert result.outcome.cvm is cvm
