@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emv.bits import CTQ, TTQ
 from emv.contactless import (
@@ -356,3 +358,41 @@ def test_choose_cvm(
 ) -> None:
     card = CTQ(ctq) if ctq is not None else None
     assert choose_cvm(card, ttq, online=online, cvm_required=required) is cvm
+
+
+def test_pan_masked_from_track2_when_the_card_has_no_5a() -> None:
+    transport = qvsdc_card(gpo(0x80))
+    transport.table[read_cmd(1, 1)] = t(0x70, t(0x57, PAN + bytes.fromhex("D3012201"))) + OK
+    result = run_contactless(transport, cl_config(), ClCallbacks(), txn(1000))
+    assert result.decision is Decision.APPROVED_ONLINE
+    assert result.pan_masked == "476173******0119" == result.receipt["pan"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    amount=st.integers(0, 10**6) | st.sampled_from([0, 100]),
+    limit=st.none() | st.integers(0, 10**6),
+    floor=st.none() | st.integers(0, 10**6),
+    cvm=st.none() | st.integers(0, 10**6),
+    zero_ok=st.booleans(),
+    status=st.booleans(),
+)
+def test_pre_processing_indicators_and_ttq_agree(
+    amount: int, limit: int | None, floor: int | None, cvm: int | None, zero_ok: bool, status: bool
+) -> None:
+    """Book B 3.1.1: each indicator follows its rule and the TTQ bits follow the indicators."""
+    combination = Combination(
+        VISA, 3, limit, floor, cvm, status_check=status, zero_amount_allowed=zero_ok
+    )
+    item = pre_process([combination], BASE_TTQ, amount, 2)[0]
+    ttq = TTQ.from_bytes(item.ttq)
+    assert item.not_allowed == (
+        (limit is not None and amount >= limit) or (amount == 0 and not zero_ok)
+    )
+    assert item.status_check_requested == (status and amount == 100)
+    assert item.floor_limit_exceeded == (floor is not None and amount > floor)
+    assert item.cvm_required_limit_exceeded == (cvm is not None and amount >= cvm)
+    online = item.floor_limit_exceeded or item.status_check_requested or (amount == 0 and zero_ok)
+    assert (TTQ.ONLINE_CRYPTOGRAM_REQUIRED in ttq) == online
+    assert (TTQ.CVM_REQUIRED in ttq) == item.cvm_required_limit_exceeded
+    assert item.ttq[0] == BASE_TTQ[0] and item.ttq[2:] == BASE_TTQ[2:]
