@@ -368,7 +368,11 @@ def online_processing(
 ) -> Outcome:
     """# EMV 4.4 Book 3, 10.9 Online Processing and 10.11 Completion."""
     ctx.step = "online"
-    response = callbacks.go_online(online_request(ctx, build_de55(ctx)))
+    # Book 3, 10.9 / Book 4, Annex A1: an offline-only terminal (9F35 digit 2 = 3 or 6)
+    # has no way online, so an ARQC takes the unable-to-go-online path below.
+    response = (
+        callbacks.go_online(online_request(ctx, build_de55(ctx))) if online_capable(ctx) else None
+    )
     ctx.online_response = response
     cda = ctx.cda_requested
     if response is None:
