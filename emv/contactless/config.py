@@ -59,6 +59,7 @@ class Combination:
     partial_selection: bool = True  # a longer card ADF name matches (Book B, 3.3.2.5)
     cvm_required_capability: int = DEFAULT_CVM_REQUIRED_CAPABILITY  # C-2 only
     no_cvm_capability: int = DEFAULT_NO_CVM_CAPABILITY  # C-2 only
+    on_device_cvm: bool = True  # C-2: Kernel Configuration 'on device CVM supported'
     aid_entry: AidEntry | None = None  # TACs for C-2; else looked up in the KernelConfig
 
     def __post_init__(self) -> None:

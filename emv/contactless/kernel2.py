@@ -146,6 +146,12 @@ def _cvm(
     )
     caps[1] = byte2
     ctx.terminal[0x9F33] = bytes(caps)
+    if AIP.ON_DEVICE_CARDHOLDER_VERIFICATION_SUPPORTED in ctx.aip and combination.on_device_cvm:
+        # Book C-2, CVM selection: both support on-device CVM - the phone verified the
+        # cardholder above the limit (9F34 '010002'); below it no CVM ('3F0002')
+        ctx.cvm_results = bytes.fromhex("010002" if required else "3F0002")
+        ctx.tsi |= TSI.CARDHOLDER_VERIFICATION_PERFORMED
+        return Cvm.CONFIRMATION_CODE_VERIFIED if required else Cvm.NO_CVM
     wrapper = DeferredPin(callbacks)
     stop = cvm_perform(ctx, transport, wrapper)
     if stop is not None:

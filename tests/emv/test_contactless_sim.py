@@ -368,3 +368,29 @@ def test_mchip_cvm_required_only_above_the_limit(amount: int, cvm: Cvm) -> None:
     """Book C-2 Annex A: 'CVM Capability - CVM Required' when the amount is above the limit."""
     result = run_contactless(card("mc-contactless"), cl_config(), ClCallbacks(), txn(amount))
     assert result.outcome.cvm is cvm
+
+
+@pytest.mark.parametrize(
+    ("amount", "on_device", "cvm", "results"),
+    [
+        (6000, True, Cvm.CONFIRMATION_CODE_VERIFIED, "010002"),
+        (1000, True, Cvm.NO_CVM, "3F0002"),
+        (6000, False, Cvm.ONLINE_PIN, "420300"),
+    ],
+)
+def test_mchip_on_device_cvm(amount: int, on_device: bool, cvm: Cvm, results: str) -> None:
+    """Book C-2 CVM selection: AIP byte 1 b2 and the reader's on-device CVM support."""
+
+    def aip(response: bytes) -> bytes:
+        return set_in_77(response, 0x82, bytes.fromhex("1B80"))
+
+    cfg = cl_config()
+    combos = tuple(dataclasses.replace(c, on_device_cvm=on_device) for c in cfg.combinations)
+    cfg = dataclasses.replace(cfg, combinations=combos)
+    callbacks = ClCallbacks()
+    result = run_contactless(
+        Rewriting(card("mc-contactless"), on_gpo(aip)), cfg, callbacks, txn(amount)
+    )
+    assert result.outcome.cvm is cvm and result.cvm_results == bytes.fromhex(results)
+    assert bool(callbacks.pins) is (cvm is Cvm.ONLINE_PIN)
+    assert result.decision is Decision.APPROVED_ONLINE, result.detail
