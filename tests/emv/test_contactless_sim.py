@@ -394,3 +394,35 @@ def test_mchip_on_device_cvm(amount: int, on_device: bool, cvm: Cvm, results: st
     assert result.outcome.cvm is cvm and result.cvm_results == bytes.fromhex(results)
     assert bool(callbacks.pins) is (cvm is Cvm.ONLINE_PIN)
     assert result.decision is Decision.APPROVED_ONLINE, result.detail
+
+
+class TwoApps:
+    """A PPSE listing Visa (priority 1) and Mastercard (2), each application a sim card."""
+
+    def __init__(self, visa: VirtualCard, mastercard: VirtualCard) -> None:
+        from tests.emv.test_contactless_entry_point import entry, ppse
+
+        self.cards = {VISA: visa, MASTERCARD: mastercard}
+        self.ppse = ppse(entry(VISA, 1), entry(MASTERCARD, 2))
+        self.current: VirtualCard | None = None
+
+    def transmit(self, apdu: bytes) -> bytes:
+        if apdu[:2] == b"\x00\xa4":
+            name = apdu[5 : 5 + apdu[4]]
+            if name == b"2PAY.SYS.DDF01":
+                return self.ppse
+            self.current = self.cards.get(name)
+        if self.current is None:
+            return b"\x6a\x82"
+        return self.current.transmit(apdu)
+
+
+def test_select_next_restarts_at_start_c_with_the_next_combination() -> None:
+    """Book B 3.5: GPO 6985 from Kernel 3 -> Start C -> Kernel 2 runs on a clean context."""
+    transport = TwoApps(card("visa-qvsdc", status_words={"GPO": 0x6985}), card("mc-contactless"))
+    callbacks = ClCallbacks()
+    result = run_contactless(transport, cl_config(), callbacks, txn(1000))
+    assert result.restarts == 1 and result.kernel_id == 2 and result.aid == MASTERCARD
+    assert result.decision is Decision.APPROVED_ONLINE
+    assert 0x9F66 not in result.de55_tags and 0x9F6C not in result.de55_tags
+    assert len(callbacks.requests) == 1
