@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-demo}"
 export DEBIAN_FRONTEND=noninteractive
-packages=(python3-venv gcc swig libpcsclite-dev libpcsclite1)
+# pyscard builds from source: a C compiler with libc headers, Python headers, swig, PC/SC headers.
+packages=(python3-venv python3-dev build-essential pkg-config swig libpcsclite-dev libpcsclite1)
 if [ "$what" = test ]; then
   packages+=(pcscd vsmartcard-vpcd socat pcsc-tools procps)
 fi
