@@ -184,6 +184,8 @@ def _reset(ctx: TransactionContext) -> None:
     """Forget what the dropped combination left behind (Start C)."""
     ctx.card.clear()
     ctx.fci.clear()
+    ctx.aid_entry = None
+    ctx.terminal.pop(0x9F09, None)
     ctx.oda_records.clear()
     ctx.oda_record_invalid = False
     ctx.oda_method = OdaMethod.NONE

@@ -76,8 +76,6 @@ def run(
 ) -> KernelOutcome:
     """# Book C-2, 3 Kernel 2 EMV mode: GPO to the single GENERATE AC and its Outcome."""
     ctx.step = "kernel2"
-    combination = act.combination
-    ctx.aid_entry = combination.aid_entry or ctx.config.aid_entry(act.adf_name)
     started = _initiate(ctx, transport)
     if started is not None:
         return started

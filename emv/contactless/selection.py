@@ -121,5 +121,10 @@ def final_select(
         if tag in fields:
             ctx.card[tag] = fields[tag]
     ctx.card.setdefault(0x84, entry.adf_name)
-    ctx.terminal[0x9F06] = candidate.preprocessed.combination.aid  # AID - terminal
+    combination = candidate.preprocessed.combination
+    ctx.terminal[0x9F06] = combination.aid  # AID - terminal
+    # the AID row's data, as the contact kernel's selection sets it (9F09 goes in DE 55)
+    ctx.aid_entry = combination.aid_entry or ctx.config.aid_entry(entry.adf_name)
+    if ctx.aid_entry is not None:
+        ctx.terminal[0x9F09] = ctx.aid_entry.application_version
     return Activation(entry.adf_name, entry.kernel_id, candidate.preprocessed, entry.label)

@@ -54,6 +54,11 @@ def test_qvsdc_online_below_cvm_limit_no_cvm() -> None:
     assert request.de55[0x9F66] == result.ttq
     assert 0x9F6C in request.de55 and request.de55[0x9F39] == b"\x07"
     assert result.de55_tags[0x9F26] == result.cryptogram
+    # host-spec DE 55 minimum set, 9F09 from the AID row included
+    for tag in (0x9F26, 0x9F27, 0x9F10, 0x9F37, 0x9F36, 0x95, 0x9A, 0x9C, 0x9F02, 0x5F2A):
+        assert tag in request.de55
+    for tag in (0x82, 0x9F1A, 0x9F34, 0x9F33, 0x9F35, 0x9F1E, 0x84, 0x9F09, 0x9F03):
+        assert tag in request.de55
     assert result.pan_masked == "476173******0168"
     assert result.receipt["entry_mode"] == "contactless"
 
@@ -247,6 +252,7 @@ def test_mchip_online_with_cda_verified() -> None:
     assert result.outcome.cvm is Cvm.NO_CVM
     assert result.decision is Decision.APPROVED_ONLINE
     assert 0x9F66 not in result.de55_tags  # the TTQ is Kernel 3's
+    assert result.de55_tags[0x9F09] == b"\x00\x96"
 
 
 def test_mchip_online_pin_over_cvm_limit_entered_after_card_left() -> None:
