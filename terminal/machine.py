@@ -71,6 +71,8 @@ class Trigger(enum.Enum):
     START_REPORT = "start_report"
     REPORT_DONE = "report_done"
     RETRY = "retry"
+    RECEIPT_HELD = "receipt_held"
+    REMOVAL_TIMEOUT = "removal_timeout"
 
 
 S, T = State, Trigger
@@ -100,6 +102,8 @@ TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (S.AWAIT_CARD, T.PAN_KEYED): S.CARD_PROCESSING,
     (S.AWAIT_CARD, T.QR_SCANNED): S.ONLINE,
     (S.AWAIT_CARD, T.CANCEL): S.IDLE,
+    # Void / completion: no card, the journaled original is the card data.
+    (S.AWAIT_CARD, T.GO_ONLINE): S.ONLINE,
     (S.CARD_PROCESSING, T.PIN_REQUESTED): S.PIN_ENTRY,
     (S.CARD_PROCESSING, T.GO_ONLINE): S.ONLINE,
     (S.CARD_PROCESSING, T.CARD_DECIDED): S.RECEIPT,
@@ -110,12 +114,20 @@ TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (S.PIN_ENTRY, T.CANCEL): S.REMOVE_CARD,
     (S.ONLINE, T.HOST_ANSWERED): S.COMPLETION,
     (S.ONLINE, T.NO_VALID_RESPONSE): S.REVERSAL,
+    # Decided without an answer: a completion's advice stored (host-spec rule 2).
+    (S.ONLINE, T.CARD_DECIDED): S.RECEIPT,
     (S.REVERSAL, T.REVERSAL_STORED): S.COMPLETION,
+    # The request never left: the card decides offline (unable to go online).
+    (S.REVERSAL, T.CARD_DECIDED): S.RECEIPT,
     (S.COMPLETION, T.CARD_DECIDED): S.RECEIPT,
     (S.COMPLETION, T.NO_VALID_RESPONSE): S.REVERSAL,
     (S.RECEIPT, T.PRINTED): S.REMOVE_CARD,
     (S.RECEIPT, T.PRINTER_FAULT): S.RECEIPT,
+    # No printer, or a fault: the receipt stays in the journal / result for a reprint.
+    (S.RECEIPT, T.RECEIPT_HELD): S.REMOVE_CARD,
     (S.REMOVE_CARD, T.CARD_REMOVED): S.IDLE,
+    # A card left in the reader does not hold the terminal for ever.
+    (S.REMOVE_CARD, T.REMOVAL_TIMEOUT): S.IDLE,
     (S.SETTLEMENT, T.SETTLEMENT_DONE): S.IDLE,
     (S.REPORT, T.REPORT_DONE): S.IDLE,
 }

@@ -16,7 +16,7 @@ from terminal.flows.ports import Ports
 from terminal.flows.receipt import print_receipt
 from terminal.hostmsg.client import NoValidResponse
 from terminal.hostmsg.spec import response_text
-from terminal.machine import Trigger
+from terminal.machine import State, Trigger
 
 Step = Callable[[TransactionContext, Ports], Outcome | None]
 
@@ -147,9 +147,12 @@ def run_flow(request: TxnRequest, ports: Ports) -> TransactionContext:
     ctx.outcome = outcome
     if not ctx.reversal_pending:
         ctx.reversal_pending = ports.journal.reversal_pending()
-    if outcome.decision == "terminated" and ctx.txn is None:
-        ports.fire(Trigger.CANCEL)
+    if outcome.decision != "approved" and ctx.txn is None:
+        ports.fire(Trigger.CANCEL)  # nothing journaled: back out (IDLE or remove card)
+    ports.fire(Trigger.CARD_DECIDED)  # host-only and card-less flows reach RECEIPT too
     print_receipt(ctx, ports)
+    if ports.machine.state is State.RECEIPT:
+        ports.fire(Trigger.RECEIPT_HELD)  # no printer / printer fault: reprint later
     ports.fire(Trigger.CARD_REMOVED)
     return ctx
 
