@@ -25,6 +25,8 @@ def register_sim(subparsers: Any) -> None:
     host.add_argument("--rules", required=True, help="approval rules TOML (docs/sim-host.md)")
     host.add_argument("--ledger", default="host-ledger.db", help="SQLite ledger file")
     host.add_argument("--bdk", default=None, help="TDES BDK hex (default: X9.24-1 test BDK)")
+    host.add_argument("--tls-cert", default=None, help="serve TLS 1.2+ with this PEM certificate")
+    host.add_argument("--tls-key", default=None, help="PEM private key (default: in --tls-cert)")
     host.set_defaults(func=lambda args: __import__("sim.host.cli", fromlist=["run"]).run(args))
 
 

@@ -29,3 +29,7 @@ class FieldError(HostError):
         super().__init__(f"DE {field}: {problem}")
         self.field = field
         self.problem = problem
+
+
+class TlsError(HostError):
+    """The TLS certificate or key cannot be used (names the file, never its content)."""

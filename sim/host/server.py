@@ -1,7 +1,8 @@
 """The TCP side of the host: framing, one thread per connection, fault delivery.
 
 One request in flight per connection (host-spec "Transport"); connections are served
-concurrently, the ledger serialises the business logic.
+concurrently, the ledger serialises the business logic. With a certificate the
+listener speaks TLS 1.2+ (sim.host.tls); the handshake runs in the connection's thread.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim.host import codec, security
 from sim.host.errors import FrameError, HostError
@@ -22,6 +24,9 @@ from sim.host.faults import ArmedFault, Fault, Faults
 from sim.host.ledger import Ledger
 from sim.host.processor import Processor, Reply
 from sim.host.rules import Rules, load_rules
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger("sim.host")
 
@@ -69,6 +74,9 @@ class HostSimulator:
 
     >>> with HostSimulator(rules, "ledger.db", bdk) as host:   # doctest: +SKIP
     ...     port = host.port
+
+    ``tls_cert`` (PEM) and ``tls_key`` (PEM; default: inside ``tls_cert``) make every
+    connection TLS 1.2+; ``pin_sha256`` is then the certificate pin for the terminal.
     """
 
     def __init__(
@@ -78,7 +86,18 @@ class HostSimulator:
         bdk: bytes | str,
         port: int = 0,
         host: str = "127.0.0.1",
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
     ) -> None:
+        self._tls: ssl.SSLContext | None = None
+        self.pin_sha256: str | None = None
+        if tls_cert is not None:
+            from sim.host import tls  # plain-TCP hosts do not load OpenSSL
+
+            self._tls = tls.server_context(tls_cert, tls_key)
+            self.pin_sha256 = tls.certificate_pin(tls_cert)
+        elif tls_key is not None:
+            raise HostError("a TLS key needs its certificate (tls_cert)")
         self.rules = rules if isinstance(rules, Rules) else load_rules(rules)
         key = bytes.fromhex(bdk) if isinstance(bdk, str) else bytes(bdk)
         self.ledger = Ledger(ledger_path)
@@ -107,7 +126,8 @@ class HostSimulator:
             )
 
     def __repr__(self) -> str:
-        return f"HostSimulator(port={self.port}, running={self._running.is_set()})"
+        scheme = "tls" if self._tls is not None else "tcp"
+        return f"HostSimulator({scheme}, port={self.port}, running={self._running.is_set()})"
 
     # --- lifecycle ---
 
@@ -181,8 +201,11 @@ class HostSimulator:
                 if not self._running.is_set():
                     return
                 continue
-            sock.settimeout(None)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._tls is not None:  # no I/O here: the handshake runs in _serve
+                sock = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+            else:
+                sock.settimeout(None)
             conn = _Conn(next(self._ids), sock, threading.Lock())
             with self._lock:
                 self._conns[conn.ident] = conn
@@ -206,6 +229,8 @@ class HostSimulator:
 
     def _serve(self, conn: _Conn) -> None:
         try:
+            if self._tls is not None and not self._handshake(conn):
+                return
             while self._running.is_set() and conn.alive:
                 try:
                     payload = codec.read_frame(conn.sock)
@@ -227,6 +252,19 @@ class HostSimulator:
             conn.close()
             with self._lock:
                 self._conns.pop(conn.ident, None)
+
+    def _handshake(self, conn: _Conn) -> bool:
+        """TLS server handshake, bounded; a failure closes the connection unanswered."""
+        from sim.host.tls import HANDSHAKE_SECONDS
+
+        try:
+            conn.sock.settimeout(HANDSHAKE_SECONDS)
+            conn.sock.do_handshake()  # type: ignore[attr-defined]
+            conn.sock.settimeout(None)
+        except OSError as exc:  # ssl.SSLError, timeout, reset
+            self.ledger.record_message("in", conn.ident, {}, note=f"TLS handshake failed: {exc}")
+            return False
+        return True
 
     def _handle(self, conn: _Conn, payload: bytes, fields: dict[str, str]) -> bool:
         """Process one request and deliver (or fail to deliver) its response.
