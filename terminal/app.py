@@ -4,7 +4,8 @@
 store-and-forward, devices by URL through ``hal.registry``); :meth:`Terminal.boot`
 walks the state machine from BOOT: self-tests (keys present, config valid, storage
 writable, printer status) → journal recovery (armed reversals queued, then reversals
-and advices drained: host-spec rules 1 and 2) → sign-on 0800 ``001`` → LOGGED_OUT.
+and advices drained: host-spec rules 1 and 2; then an interrupted settlement is
+finished: rule 4) → sign-on 0800 ``001`` → LOGGED_OUT.
 ``posterm pay`` boots without the sign-on (it recovers, then runs one transaction).
 """
 
@@ -52,6 +53,7 @@ class BootReport:
     reversals_sent: int = 0
     advices_sent: int = 0
     saf_error: str | None = None
+    settlements_resumed: list[str] = field(default_factory=list)
     signed_on: bool = False
     seconds: float = 0.0
 
@@ -153,6 +155,25 @@ class Terminal:
         self.report.reversals_sent = result.reversals_sent
         self.report.advices_sent = result.advices_sent
         self.report.saf_error = result.error
+        if result.empty and self.ports.journal.open_settlements():
+            self.report.settlements_resumed = self.resume_settlements()
+
+    def resume_settlements(self) -> list[str]:
+        """A settlement interrupted after its write-ahead record (the host may have
+        closed the batch) is finished before any new business (host-spec rule 4)."""
+        from terminal.settlement import resume_open  # only when one is open (boot memory)
+
+        ports = self.ports
+        results = resume_open(
+            ports.journal,
+            ports.client,
+            ports.keys,
+            ports.saf,
+            self.config.merchants,
+            nii=self.config.host.nii,
+            now=ports.now,
+        )
+        return [f"{r.merchant} batch {r.batch}: {r.result}" for r in results]
 
     def sign_on(self) -> bool:
         """0800 DE 70 ``001`` (host-spec: network management carries no KS and no MAC)."""

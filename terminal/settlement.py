@@ -3,14 +3,19 @@
 Close: drain every reversal and advice first; send 0500 (DE 3 920000) with the journal's
 totals; on 0510 ``00`` the batch closes and its number increments; on ``95`` each
 transaction of the batch goes up as a 0320, then 0500 with DE 3 960000 — ``00`` closes.
-Nothing is journaled as closed until the host said ``00``, so a crash anywhere in between
-simply means settling again (the 0500 is an inquiry about totals: repeating it is safe).
+Before the 0500 leaves, a write-ahead record of the attempt (batch, totals, state
+``requested`` → ``uploading`` on 95) is committed; the host's ``00`` and the local close
+are one commit (state ``closed``). A crash or a lost answer in between leaves the record
+open, and boot recovery (:func:`resume_open`) sends the 0500 again for the same batch
+before any new business — the host answers a repeated 0500 for a batch it already closed
+as it did the first time, so repeating is safe, and the terminal never keeps open a batch
+the host closed (where new business would be refused with ``12``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -92,6 +97,40 @@ class SettlementResult:
         return asdict(self)
 
 
+def resume_open(
+    journal: Journal,
+    client: HostClient,
+    keys: KeySource,
+    saf: Saf,
+    merchants: Sequence[Merchant],
+    *,
+    nii: str = "001",
+    now: Callable[[], dt.datetime] = dt.datetime.now,
+    exclude: Merchant | None = None,
+) -> list[SettlementResult]:
+    """Boot recovery of settlements interrupted between their write-ahead record and the
+    local batch close (crash, no valid response): each is run again for the same batch
+    before any new business, so the terminal never keeps a batch open that the host has
+    closed. The host answers a repeated 0500 for a batch it already closed as it did the
+    first time (docs/host-choices.md), so repeating is safe. ``exclude``: the profile
+    the caller is about to settle anyway (``posterm settle``)."""
+    results = []
+    for attempt in journal.open_settlements():
+        if exclude is not None and (attempt.tid, attempt.mid) == (exclude.tid, exclude.mid):
+            continue
+        if journal.current_batch(attempt.tid, attempt.mid) != attempt.batch:
+            continue  # closed here already (close_batch marks it; defensive)
+        merchant = next(
+            (m for m in merchants if (m.tid, m.mid) == (attempt.tid, attempt.mid)), None
+        )
+        if merchant is None:  # the profile left the configuration: its batch still closes
+            currency = merchants[0].currency_code if merchants else "0826"
+            merchant = Merchant(attempt.merchant, attempt.tid, attempt.mid, currency, ())
+        settlement = Settlement(journal, client, keys, saf, nii=nii, now=now)
+        results.append(settlement.close(merchant, operator=None))
+    return results
+
+
 def uploadable(transactions: list[Transaction]) -> list[Transaction]:
     """The rows a 95 uploads: what the totals count (approved debits and credits)."""
     return [
@@ -148,28 +187,30 @@ class Settlement:
             return result("failed", 0, None, f"store-and-forward not drained: {drained.error}")
         # Totals are read again: draining may have turned a pending row into reversed.
         totals, per_scheme = self.journal.batch_totals(tid, mid)
+        record = {**asdict(totals), "per_scheme": {k: asdict(v) for k, v in per_scheme.items()}}
         acceptor = Acceptor(tid, mid, self.nii)
         self.journal.audit(operator, "settlement started", {"tid": tid, "batch": batch})
+        # Write-ahead (host-spec rule 4): committed before the 0500 may leave, so a crash
+        # from here until the local close is finished by boot recovery (resume_open).
+        attempt = self.journal.begin_settlement(tid, mid, merchant.name, record, operator)
         code = self._reconcile(acceptor, merchant, batch, totals, False, operator)
         uploaded = 0
         if code == "95":
+            self.journal.settlement_uploading(attempt, 0)
             for txn in uploadable(self.journal.batch_transactions(tid, mid)):
                 error = self._upload(txn)
                 if error:
+                    # Left open: the next boot (or settle) sends the 0500 again.
                     return result("failed", uploaded, code, f"batch upload stopped: {error}")
                 uploaded += 1
             code = self._reconcile(acceptor, merchant, batch, totals, True, operator)
         if code is None or code.startswith("no valid response"):
+            # Left open: the host may have closed the batch; boot recovery asks again.
             return result("failed", uploaded, None, code or "no valid response")
         if code != "00":
+            self.journal.settlement_failed(attempt, code)
             return result("failed", uploaded, code, response_text(code))
-        self.journal.close_batch(
-            tid,
-            mid,
-            merchant.name,
-            {**asdict(totals), "per_scheme": {k: asdict(v) for k, v in per_scheme.items()}},
-            uploaded,
-        )
+        self.journal.close_batch(tid, mid, merchant.name, record, uploaded, attempt)
         return result("closed", uploaded, code, None)
 
     def _reconcile(

@@ -21,7 +21,7 @@ from terminal.journal.datakey import data_key_source
 from terminal.merchants import choose
 from terminal.operators import Operators
 from terminal.saf import Backoff, Saf
-from terminal.settlement import Settlement
+from terminal.settlement import Settlement, resume_open
 
 
 def register(subparsers: Any) -> None:
@@ -49,6 +49,11 @@ def run(args: argparse.Namespace) -> int:
             client,
             keys,
             backoff=Backoff(config.host.retry_initial, config.host.retry_max),
+        )
+        # Another profile's interrupted settlement is finished first; the chosen one's
+        # is this close (begin_settlement reuses its write-ahead record).
+        resume_open(
+            journal, client, keys, saf, config.merchants, nii=config.host.nii, exclude=merchant
         )
         result = Settlement(journal, client, keys, saf, nii=config.host.nii).close(
             merchant, operator=session.operator

@@ -160,6 +160,19 @@ class QueuedAdvice:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenSettlement:
+    """A settlement attempt journaled before its 0500 and not yet closed or refused."""
+
+    id: int
+    tid: str
+    mid: str
+    merchant: str
+    batch: int
+    state: str  # requested (0500 may have left) or uploading (0320s under way)
+    uploaded: int
+
+
+@dataclass(frozen=True, slots=True)
 class Totals:
     debit_count: int = 0
     debit_amount: int = 0

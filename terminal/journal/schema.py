@@ -108,6 +108,25 @@ MIGRATIONS: tuple[str, ...] = (
         created_by TEXT
     );
     """,
+    # 2: write-ahead record of each settlement attempt (a crash between the host's
+    # 0510 00 and the local batch close must be finished at boot, not forgotten).
+    """
+    CREATE TABLE settlements (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tid TEXT NOT NULL,
+        mid TEXT NOT NULL,
+        merchant TEXT NOT NULL,
+        batch INTEGER NOT NULL,
+        totals BLOB NOT NULL,           -- CBOR of the totals the 0500 carries
+        state TEXT NOT NULL,            -- requested, uploading, closed, failed
+        uploaded INTEGER NOT NULL DEFAULT 0,
+        response_code TEXT,
+        operator TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX settlements_state ON settlements (state, id);
+    """,
 )
 
 

@@ -29,6 +29,7 @@ from terminal.journal.records import (
     DEBIT_TYPES,
     Fields,
     NewTransaction,
+    OpenSettlement,
     Operator,
     QueuedAdvice,
     QueuedReversal,
@@ -782,6 +783,72 @@ class Journal:
             per_scheme[scheme] = per_scheme.get(scheme, Totals()).add(txn.type, txn.amount)
         return total, per_scheme
 
+    # ------------------------------------------------------------------ settlement
+
+    def begin_settlement(
+        self,
+        tid: str,
+        mid: str,
+        merchant: str,
+        totals: Mapping[str, Any],
+        operator: str | None = None,
+    ) -> int:
+        """Write-ahead record of a settlement attempt, committed BEFORE the 0500 leaves:
+        from now on a crash means "finish this settlement at boot" (the host may have
+        closed the batch). An attempt still open for the same batch is reused."""
+        now = self._now()
+        with self._write() as db:
+            batch = self._peek(f"batch:{tid}:{mid}", 1)
+            row = db.execute(
+                "SELECT id FROM settlements WHERE tid = ? AND mid = ? AND batch = ?"
+                " AND state IN ('requested', 'uploading') ORDER BY id DESC LIMIT 1",
+                (tid, mid, batch),
+            ).fetchone()
+            blob = cbor2.dumps(dict(totals))
+            if row is not None:
+                db.execute(
+                    "UPDATE settlements SET state = 'requested', totals = ?, uploaded = 0,"
+                    " operator = coalesce(?, operator), updated_at = ? WHERE id = ?",
+                    (blob, operator, now, row[0]),
+                )
+                return int(row[0])
+            cursor = db.execute(
+                "INSERT INTO settlements (tid, mid, merchant, batch, totals, state, operator,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'requested', ?, ?, ?)",
+                (tid, mid, merchant, batch, blob, operator, now, now),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def settlement_uploading(self, settlement_id: int, uploaded: int) -> None:
+        """The host answered 95: the 0320 uploads are under way (``uploaded`` so far)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE settlements SET state = 'uploading', uploaded = ?, response_code = '95',"
+                " updated_at = ? WHERE id = ? AND state IN ('requested', 'uploading')",
+                (uploaded, self._now(), settlement_id),
+            )
+
+    def settlement_failed(self, settlement_id: int, response_code: str) -> None:
+        """The host refused the close with a valid answer: its batch is open too, so
+        there is nothing to finish at boot."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE settlements SET state = 'failed', response_code = ?, updated_at = ?"
+                " WHERE id = ? AND state IN ('requested', 'uploading')",
+                (response_code, self._now(), settlement_id),
+            )
+
+    def open_settlements(self) -> list[OpenSettlement]:
+        """Settlement attempts interrupted (crash, no valid response) before the batch
+        closed locally, oldest first: boot recovery finishes them before new business."""
+        return [
+            OpenSettlement(*r)
+            for r in self._db.execute(
+                "SELECT id, tid, mid, merchant, batch, state, uploaded FROM settlements"
+                " WHERE state IN ('requested', 'uploading') ORDER BY id"
+            )
+        ]
+
     def close_batch(
         self,
         tid: str,
@@ -789,13 +856,22 @@ class Journal:
         merchant: str,
         totals: Mapping[str, Any],
         uploaded: int,
+        settlement_id: int | None = None,
     ) -> int:
-        """The host accepted the batch (0510 00): mark its rows settled, record it and
-        increment the batch number, all in one commit. Returns the closed number."""
+        """The host accepted the batch (0510 00): mark its rows settled, record it,
+        increment the batch number and mark the settlement attempt closed, all in one
+        commit (so "closed at the host" and "closed here" have no window between them).
+        Returns the closed number."""
         now = self._now()
         name = f"batch:{tid}:{mid}"
         with self._write() as db:
             number = self._peek(name, 1)
+            db.execute(
+                "UPDATE settlements SET state = 'closed', response_code = '00', uploaded = ?,"
+                " updated_at = ? WHERE (tid = ? AND mid = ? AND batch = ?"
+                " AND state IN ('requested', 'uploading')) OR id = ?",
+                (uploaded, now, tid, mid, number, -1 if settlement_id is None else settlement_id),
+            )
             db.execute(
                 "UPDATE transactions SET settled = 1 WHERE tid = ? AND mid = ? AND batch = ?",
                 (tid, mid, number),
@@ -855,6 +931,10 @@ class Journal:
                 deleted += db.execute("DELETE FROM transactions WHERE id = ?", (txn_id,)).rowcount
             db.execute("DELETE FROM audit WHERE at < ?", (cutoff,))
             db.execute("DELETE FROM batches WHERE closed_at < ?", (cutoff,))
+            db.execute(
+                "DELETE FROM settlements WHERE state IN ('closed', 'failed') AND updated_at < ?",
+                (cutoff,),
+            )
             if deleted:
                 self._audit(db, None, "purge", {"transactions": deleted}, self._now())
         return deleted

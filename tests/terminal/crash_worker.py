@@ -2,8 +2,10 @@
 (sale, unanswered sale, offline sale + advice, refund, void, settlement). Run with
 POSTERM_JOURNAL_CRASH=N[:after] to be SIGKILLed at the Nth journal write.
 
-Usage: python -m tests.terminal.crash_worker DIR PORT [recover-only]
-Prints the number of journal writes it made (when it was not killed).
+Usage: python -m tests.terminal.crash_worker DIR PORT [recover-only | recover-sale]
+``recover-sale``: recovery (including an interrupted settlement), then one ordinary online
+sale of 5555 whose status is printed as ``sale=<status>``. Prints the number of journal
+writes it made last (when it was not killed).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from terminal.hostmsg import (
 from terminal.hostmsg.keysource import MemoryKeySource
 from terminal.journal import Journal, NewTransaction, TxnType
 from terminal.saf import Saf
-from terminal.settlement import Settlement
+from terminal.settlement import Settlement, resume_open
 from tests.terminal.hostpeer import IPEK
 
 MERCHANT = Merchant("Main", "TERM0001", "MERCHANT0000001", "0826", ("Main",))
@@ -75,7 +77,7 @@ def online(journal: Journal, saf: Saf, txn_type: TxnType, amount: int, **kw: obj
 
 def main() -> int:
     directory, port = Path(sys.argv[1]), int(sys.argv[2])
-    recover_only = len(sys.argv) > 3
+    mode = sys.argv[3] if len(sys.argv) > 3 else ""
     journal = Journal(directory / "journal.db", data_key=KEY)
     client = HostClient(HostClientSettings("127.0.0.1", port, response_timeout=0.25))
     # A fresh KSN block per run (the key store would persist the counter).
@@ -84,8 +86,12 @@ def main() -> int:
     keys = MemoryKeySource(IPEK, bytes.fromhex(f"FFFF98765432{run:02X}E00000"))
     saf = Saf(journal, client, keys, now=lambda: WHEN)
     journal.recover()
-    saf.drain(force=True)
-    if not recover_only:
+    if saf.drain(force=True).empty:
+        resume_open(journal, client, keys, saf, [MERCHANT], now=lambda: WHEN)
+    if mode == "recover-sale":
+        sale = online(journal, saf, TxnType.SALE, 5555)
+        print(f"sale={journal.transaction(sale).status.value}")
+    if not mode:
         sale = online(journal, saf, TxnType.SALE, 1111)
         online(journal, saf, TxnType.SALE, 2222)  # the host never answers this one
         offline = journal.create_transaction(
