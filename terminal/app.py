@@ -108,7 +108,10 @@ class Terminal:
 
     # ------------------------------------------------------------------ boot
 
-    def boot(self, *, sign_on: bool = True) -> BootReport:
+    def boot(self, *, sign_on: bool = True, owner_timeout: float = 30.0) -> BootReport:
+        """BOOT → LOGGED_OUT. Recovery first claims the journal's owner lock (waiting up
+        to ``owner_timeout`` s): beside a live ``posterm run`` or another command it
+        raises JournalBusy instead of reversing that process's request in flight."""
         started = time.perf_counter()
         machine = self.machine
         machine.fire(Trigger.POWER_ON)
@@ -118,7 +121,7 @@ class Terminal:
             machine.fire(Trigger.SELF_TEST_FAILED)
             raise
         machine.fire(Trigger.SELF_TEST_PASSED)
-        self.recover()
+        self.recover(owner_timeout=owner_timeout)
         machine.fire(Trigger.JOURNAL_RECOVERED)
         if sign_on:
             self.report.signed_on = self.sign_on()
@@ -147,9 +150,11 @@ class Terminal:
             status = printer.status()
             tests["printer"] = str(getattr(status, "name", status) or "ok").lower()
 
-    def recover(self) -> None:
+    def recover(self, *, owner_timeout: float = 30.0) -> None:
         """host-spec rules 1 and 2 at boot: what was sent without a recorded outcome is
-        reversed; queued reversals go first, then advices in order."""
+        reversed; queued reversals go first, then advices in order. Only the owner of
+        the journal recovers (claimed here, held until :meth:`close`)."""
+        self.ports.journal.claim_owner(timeout=owner_timeout)
         self.report.reversals_queued = self.ports.journal.recover()
         result = self.ports.saf.drain(force=True)
         self.report.reversals_sent = result.reversals_sent
