@@ -7,13 +7,16 @@ because a lab needs them to debug):
 
 - tags 5A (PAN: first 6 / last 4 kept), 57, 56, 9F6B (track data), 9F1F, 9F20
   (track discretionary data), 5F20, 9F0B (cardholder name);
-- the data field of VERIFY (plaintext or enciphered PIN).
+- the data field of VERIFY (plaintext or enciphered PIN);
+- primitive objects whose tag is not in the data dictionary (:mod:`emv.tags`): an
+  unknown or corrupted tag may carry anything, a PAN under a flipped tag included.
 """
 
 from __future__ import annotations
 
 from emv.context import TransactionContext, mask_pan
 from emv.outcome import TraceEntry
+from emv.tags import TAGS
 from emv.tlv import DecodeReport, Tlv, TlvError, decode, encode
 
 SENSITIVE_TAGS = frozenset({0x5A, 0x57, 0x56, 0x9F6B, 0x9F1F, 0x9F20, 0x5F20, 0x9F0B})
@@ -47,7 +50,7 @@ def command_name(command: bytes) -> str:
 def _mask_value(tag: int, value: bytes) -> bytes:
     if tag == PAN_TAG:
         digits = value.hex().upper().rstrip("F")
-        masked = mask_pan(digits).replace("*", "0")
+        masked = mask_pan(digits).replace("*", "F")  # F: never a PAN digit
         padded = masked + "F" * (len(value) * 2 - len(masked))
         return bytes.fromhex(padded[: len(value) * 2])
     return bytes(len(value))
@@ -58,7 +61,7 @@ def _mask_items(items: list[Tlv] | tuple[Tlv, ...]) -> list[Tlv]:
     for item in items:
         if item.children:
             out.append(Tlv(item.tag, b"", tuple(_mask_items(item.children))))
-        elif item.tag in SENSITIVE_TAGS:
+        elif item.tag in SENSITIVE_TAGS or item.tag not in TAGS:
             out.append(Tlv(item.tag, _mask_value(item.tag, item.value)))
         else:
             out.append(item)
@@ -72,7 +75,7 @@ def _describe(items: list[Tlv] | tuple[Tlv, ...]) -> str:
             parts.append(f"{item.tag:02X}[{_describe(item.children)}]")
         elif item.tag == PAN_TAG:
             parts.append(f"5A={mask_pan(item.value.hex().upper().rstrip('F'))}")
-        elif item.tag in SENSITIVE_TAGS:
+        elif item.tag in SENSITIVE_TAGS or item.tag not in TAGS:
             parts.append(f"{item.tag:02X}=<{len(item.value)} bytes masked>")
         else:
             parts.append(f"{item.tag:02X}={item.value.hex().upper()}")
