@@ -23,6 +23,7 @@ from typing import Any
 
 from hal.events import Event
 from terminal.app import Terminal, is_simulated, open_terminal
+from terminal.attended import Attended
 from terminal.commands.pay import permissions, request_from
 from terminal.config import load_config
 from terminal.ecr import EcrRequest, open_ecr
@@ -44,9 +45,10 @@ def register(subparsers: Any) -> None:
 class Runner:
     """The long-running terminal: one worker thread of control, one queue of work."""
 
-    def __init__(self, terminal: Terminal) -> None:
+    def __init__(self, terminal: Terminal, attended: Attended | None = None) -> None:
         self.terminal = terminal
-        self.requests: queue.Queue[EcrRequest] = queue.Queue()
+        self.attended = attended
+        self.requests: queue.Queue[EcrRequest] = GatedRequests(self)
         self.stopping = threading.Event()
         self.operators = Operators(
             terminal.ports.journal,
@@ -54,16 +56,61 @@ class Runner:
             idle_timeout=terminal.config.timeouts.operator_idle,
         )
 
+    def busy(self) -> str | None:
+        """Why an ECR transaction is refused now (the attended operator has the
+        terminal), or None."""
+        return self.attended.busy() if self.attended is not None else None
+
+    def cancel(self) -> None:
+        """ECR ``cancel``: only an ECR transaction; never the attended operator's."""
+        if self.busy() is None:
+            self.terminal.ports.cancel()
+
+    def step(self, timeout: float = 0.05) -> None:
+        """Attended mode: one ECR request (or a busy answer), then the device events
+        as they come (a key reaches the UI at once), then the UI's time-outs."""
+        assert self.attended is not None
+        ports = self.terminal.ports
+        try:
+            request = self.requests.get_nowait()
+        except queue.Empty:
+            request = None
+        if request is not None:
+            self.answer(request)
+        event = ports.queue.get(timeout=0 if request is not None else timeout)
+        while event is not None:
+            self.attended.handle(event)
+            event = ports.queue.get(timeout=0)
+        self.attended.tick()
+        if ports.saf.due():
+            ports.saf.drain()
+
+    def answer(self, request: EcrRequest) -> None:
+        reason = self.busy()
+        if reason is not None and request.fields.get("command", "pay") in ("pay", "settle"):
+            request.answer = busy_answer(reason, request.fields)
+        elif self.attended is not None and request.fields.get("command", "pay") != "status":
+            self.attended.ecr_started()
+            try:
+                request.answer = self.handle(request.fields)
+            finally:
+                self.attended.ecr_finished()
+        else:
+            request.answer = self.handle(request.fields)
+        request.done.set()
+
     def serve(self) -> None:
         ports = self.terminal.ports
         while not self.stopping.is_set():
+            if self.attended is not None:
+                self.step()
+                continue
             try:
                 request = self.requests.get(timeout=0.1)
             except queue.Empty:
                 request = None
             if request is not None:
-                request.answer = self.handle(request.fields)
-                request.done.set()
+                self.answer(request)
             for event in ports.queue.drain():
                 self.on_event(event)
             if ports.saf.due():
@@ -102,6 +149,7 @@ class Runner:
         machine = self.terminal.machine
         if command == "status":
             return {"state": machine.state.value}
+        attended_session = machine.state is not State.LOGGED_OUT  # keep the operator's
         session = self._login(fields)
         try:
             if command == "settle":
@@ -128,7 +176,7 @@ class Runner:
             return result_object(ctx)
         finally:
             self._set_pin(None)
-            if machine.state is State.IDLE:
+            if machine.state is State.IDLE and not attended_session:
                 self.terminal.ports.fire(Trigger.LOGOUT)
 
     def _set_pin(self, pin: object) -> None:
@@ -142,12 +190,55 @@ class Runner:
             ports.pin_timeout = 0.5 if pin is None else self.terminal.config.timeouts.pin_entry
 
 
+def busy_answer(reason: str, fields: dict[str, Any]) -> dict[str, Any]:
+    answer: dict[str, Any] = {"error": f"terminal busy: {reason}", "busy": True}
+    if fields.get("id") is not None:
+        answer["id"] = fields["id"]
+    return answer
+
+
+class GatedRequests(queue.Queue[EcrRequest]):
+    """The ECR request queue: while the attended operator has the terminal, a
+    transaction request is answered "busy" at once instead of waiting behind it."""
+
+    def __init__(self, runner: Runner) -> None:
+        super().__init__()
+        self.runner = runner
+
+    def put(self, item: EcrRequest, block: bool = True, timeout: float | None = None) -> None:
+        reason = self.runner.busy()
+        command = item.fields.get("command", "pay")
+        if reason is not None and command in ("pay", "settle"):
+            item.answer = busy_answer(reason, item.fields)
+            item.done.set()
+            return
+        if reason is not None and command == "status":
+            item.answer = {"state": self.runner.terminal.machine.state.value, "busy": True}
+            if item.fields.get("id") is not None:
+                item.answer["id"] = item.fields["id"]
+            item.done.set()
+            return
+        super().put(item, block, timeout)
+
+
 def release_free_heap() -> None:
     """Boot allocates and frees a lot (config, imports, recovery); hand the freed heap
     back to the OS before settling at IDLE (glibc only; elsewhere a no-op)."""
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def open_attended(terminal: Terminal) -> Attended | None:
+    """Attended mode (docs/attended.md) when a keypad and a display are configured."""
+    devices = terminal.config.devices
+    display_url = devices.others.get("display")
+    if not devices.keypad or not display_url or terminal.ports.pinpad is None:
+        return None
+    from hal.registry import open_device
+    from terminal.attended import Attended
+
+    return Attended(terminal.ports, open_device("display", display_url))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -157,10 +248,11 @@ def run(args: argparse.Namespace) -> int:
     endpoint = None
     try:
         report = terminal.boot()
-        runner = Runner(terminal)
+        attended = open_attended(terminal)
+        runner = Runner(terminal, attended)
         if args.ecr:
             endpoint = open_ecr(args.ecr, runner.requests)
-            endpoint.on_cancel = terminal.ports.cancel
+            endpoint.on_cancel = runner.cancel
             endpoint.start()
 
         def stop(signum: int, frame: object) -> None:
@@ -176,10 +268,13 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"posterm run: {terminal.machine.state.value} after "
             f"{(time.perf_counter() - started) * 1000:.0f} ms "
-            f"(signed on: {str(report.signed_on).lower()}){ecr}",
+            f"(signed on: {str(report.signed_on).lower()}){ecr}"
+            + (", attended on the keypad and display" if attended is not None else ""),
             flush=True,
         )
         release_free_heap()
+        if attended is not None:
+            attended.start()
         runner.serve()
     finally:
         if endpoint is not None:
