@@ -64,14 +64,35 @@ def _keys(text: str | Iterable[str | Key]) -> list[Key]:
 
 class SimKeypad:
     """A scriptable keypad. ``pin`` is typed (then ENTER) each time secure PIN mode
-    starts — how ``posterm pay --pin`` reaches the PIN pad without a person."""
+    starts — how ``posterm pay --pin`` reaches the PIN pad without a person.
+    ``keys`` (``sim://?keys=1001E1111E``) are pressed once, ``key_delay`` seconds after
+    ``attach`` and apart — a scripted operator for a real ``posterm run`` process."""
 
-    def __init__(self, pin: str | None = None, source: str = "sim-keypad") -> None:
+    def __init__(
+        self,
+        pin: str | None = None,
+        source: str = "sim-keypad",
+        keys: str | None = None,
+        key_delay: float = 0.0,
+    ) -> None:
         self.pin = pin
         self.router = KeyRouter(source)
+        self.script = _keys(keys) if keys else []
+        self.key_delay = key_delay
 
     def attach(self, queue: EventQueue) -> None:
         self.router.attach(queue)
+        if self.script:
+            script, self.script = self.script, []
+            threading.Thread(
+                target=self._type, args=(script,), daemon=True, name="sim-keypad-script"
+            ).start()
+
+    def _type(self, script: list[Key]) -> None:
+        for key in script:
+            if self.key_delay:
+                threading.Event().wait(self.key_delay)
+            self.router.press(key)
 
     def set_pin_sink(self, sink: PinSink | None) -> None:
         self.router.set_pin_sink(sink)
@@ -419,7 +440,8 @@ def _stream(option: Any) -> TextIO | None:
 def open_device(kind: str, url: str, **options: Any) -> Any:
     """The device of ``kind`` for ``sim://...``; query parameters act as options.
 
-    ``sim://?pin=1234`` or ``pin="1234"`` (keypad), ``columns``/``rows`` (display),
+    ``sim://?pin=1234`` or ``pin="1234"`` (keypad; ``keys=``/``key_delay=`` a script),
+    ``columns``/``rows`` (display),
     ``path`` or ``stream="stdout"`` (printer, display). ``sim://PROFILE`` for a reader
     inserts a sim.card VirtualCard of that profile (``sim://`` for an empty reader).
     The host belongs to sim.host and is delegated there.
@@ -429,7 +451,9 @@ def open_device(kind: str, url: str, **options: Any) -> Any:
     parsed = parse_url(url)
     opts: dict[str, Any] = {**parsed.query, **options}
     if kind == "keypad":
-        return SimKeypad(pin=opts.get("pin"))
+        return SimKeypad(
+            pin=opts.get("pin"), keys=opts.get("keys"), key_delay=float(opts.get("key_delay", 0))
+        )
     if kind == "display":
         return SimDisplay(
             int(opts.get("columns", 21)), int(opts.get("rows", 8)), _stream(opts.get("stream"))
