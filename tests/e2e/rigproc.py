@@ -109,4 +109,22 @@ def provision(directory: Path, port: int, **config: Any) -> Terminal:
     return Terminal(path)
 
 
-__all__ = ["Terminal", "demo_rules", "host_process", "posterm", "provision"]
+def start_run(config: Path, ecr: str = "tcp://127.0.0.1:0") -> tuple[subprocess.Popen[str], int]:
+    """`posterm run --config CONFIG --ecr ECR` started; (process, ECR port from the
+    ready line). The caller stops it (SIGTERM) and reads its stderr."""
+    proc = subprocess.Popen(
+        [*POSTERM, "run", "--config", str(config), "--ecr", ecr],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+    )
+    assert proc.stdout is not None
+    banner = proc.stdout.readline()
+    match = re.search(r"tcp://127\.0\.0\.1:(\d+)", banner)
+    assert match, f"{banner!r} {proc.stderr.read() if proc.stderr and not banner else ''}"
+    proc.banner = banner  # type: ignore[attr-defined]
+    return proc, int(match.group(1))
+
+
+__all__ = ["Terminal", "demo_rules", "host_process", "posterm", "provision", "start_run"]

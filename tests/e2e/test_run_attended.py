@@ -7,15 +7,13 @@ idle cashier is logged out — seen through the ECR ``status`` and the host's le
 from __future__ import annotations
 
 import json
-import re
 import signal
 import socket
-import subprocess
 import time
 from pathlib import Path
 
 from sim.host import Ledger
-from tests.e2e.rigproc import POSTERM, demo_rules, env, host_process, provision
+from tests.e2e.rigproc import demo_rules, host_process, provision, start_run
 from tests.terminal.attended_rig import CASHIER, PAN, add_operators
 
 
@@ -36,20 +34,9 @@ def test_run_attended_scripted_sale_then_idle_logout(tmp_path: Path) -> None:
             extra_toml="\n[timeouts]\ncard_removal = 0.5\noperator_idle = 1.0\n",
         )
         add_operators(terminal.config)
-        proc = subprocess.Popen(
-            [*POSTERM, "run", "--config", str(terminal.config), "--ecr", "tcp://127.0.0.1:0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env(),
-        )
+        proc, ecr = start_run(terminal.config)
         try:
-            assert proc.stdout is not None
-            banner = proc.stdout.readline()
-            assert "attended" in banner, banner
-            match = re.search(r"tcp://127\.0\.0\.1:(\d+)", banner)
-            assert match, banner
-            ecr = int(match.group(1))
+            assert "attended" in proc.banner, proc.banner  # type: ignore[attr-defined]
             ledger = Ledger(ledger_path)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and ledger.net_amount(pan=PAN) != 1250:
