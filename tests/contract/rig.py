@@ -245,7 +245,7 @@ class Frame:
         return len(mac) == 8 and self.raw[-8:] == mac and retail_mac(key, self.raw[:-8]) == mac
 
 
-Action = dict[str, str] | str | None
+Action = dict[str, str | None] | str | None
 
 
 class RawHost(Peer):
@@ -286,7 +286,7 @@ class RawHost(Peer):
         if action == "oversize":
             conn.sendall(struct.pack(">H", 4097) + b"0" * 4097)
             return True
-        out = {"t": RESPONSE_MTI[frame.mti]}
+        out: dict[str, str | None] = {"t": RESPONSE_MTI[frame.mti]}
         for de in ("3", "4", "11", "12", "13", "24", "41", "42", "49"):
             if de in doc:
                 out[de] = doc[de]
@@ -297,7 +297,12 @@ class RawHost(Peer):
             out["38"] = f"A{self.rrn_base % 100000:05d}"
         if isinstance(action, dict):
             out.update(action)
-        out = {k: v for k, v in out.items() if v is not None}
+        self._send(conn, {k: v for k, v in out.items() if v is not None}, key, action)
+        return True
+
+    def _send(
+        self, conn: socket.socket, out: dict[str, str], key: bytes | None, action: Action
+    ) -> None:
         if key is not None:
             mac_de = "128" if any(64 < int(k) < 128 for k in out if k.isdigit()) else "64"
             out[mac_de] = "00" * 8
@@ -308,4 +313,3 @@ class RawHost(Peer):
             body, _ = iso8583.encode(out, specs.default)
             frame_out = bytes(body)
         conn.sendall(struct.pack(">H", len(frame_out)) + frame_out)
-        return True
