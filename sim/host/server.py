@@ -11,10 +11,11 @@ import contextlib
 import itertools
 import logging
 import os
+import select
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("sim.host")
 
 HOLD_MAX_SECONDS = 120.0  # a response held for a reversal is dropped after this
+TLS_POLL_SECONDS = 0.05  # a TLS connection's thread looks for posted frames this often
+POSTED_WAIT_SECONDS = 1.0  # how long a poster waits for the owner to send its frame
 
 
 @dataclass(slots=True)
@@ -39,6 +42,35 @@ class _Conn:
     sock: socket.socket
     send_lock: threading.Lock
     alive: bool = True
+    tls: bool = False
+    owner: int = 0  # thread ident of the connection's reader
+    posted: list[tuple[bytes, threading.Event]] = field(default_factory=list)
+
+    def send_from_any_thread(self, data: bytes) -> None:
+        """OpenSSL forbids using one SSL object from two threads at once, so on TLS a
+        frame from another thread is posted to the reader, which sends it between
+        reads; plain TCP sends at once."""
+        if not self.tls or threading.get_ident() == self.owner:
+            self.send(data)
+            return
+        done = threading.Event()
+        with self.send_lock:
+            if not self.alive:
+                return
+            self.posted.append((data, done))
+        done.wait(POSTED_WAIT_SECONDS)
+
+    def wait_readable(self, seconds: float) -> bool:
+        """TLS reader loop: send posted frames, then True when request bytes are there."""
+        with self.send_lock:
+            posted, self.posted = self.posted, []
+        for data, done in posted:
+            self.send(data)
+            done.set()
+        if self.sock.pending():  # type: ignore[attr-defined]  # decrypted, not yet read
+            return True
+        readable, _, _ = select.select([self.sock], [], [], seconds)
+        return bool(readable)
 
     def send(self, data: bytes) -> bool:
         with self.send_lock:
@@ -206,7 +238,7 @@ class HostSimulator:
                 sock = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
             else:
                 sock.settimeout(None)
-            conn = _Conn(next(self._ids), sock, threading.Lock())
+            conn = _Conn(next(self._ids), sock, threading.Lock(), tls=self._tls is not None)
             with self._lock:
                 self._conns[conn.ident] = conn
             thread = threading.Thread(
@@ -229,15 +261,18 @@ class HostSimulator:
 
     def _serve(self, conn: _Conn) -> None:
         try:
+            conn.owner = threading.get_ident()
             if self._tls is not None and not self._handshake(conn):
                 return
             while self._running.is_set() and conn.alive:
                 try:
+                    if conn.tls and not conn.wait_readable(TLS_POLL_SECONDS):
+                        continue
                     payload = codec.read_frame(conn.sock)
                 except FrameError as exc:
                     self.ledger.record_message("in", conn.ident, {}, note=f"bad frame: {exc}")
                     return
-                except OSError:
+                except (OSError, ValueError):  # ValueError: select on a closed socket
                     return
                 if payload is None:
                     return
@@ -336,4 +371,4 @@ class HostSimulator:
             for k in [k for k, h in self._held.items() if h.deadline < now]:
                 del self._held[k]
         if held is not None and held.ready.wait(5.0):
-            held.conn.send(held.frame)
+            held.conn.send_from_any_thread(held.frame)
