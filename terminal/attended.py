@@ -219,13 +219,18 @@ class Attended:
     # ----------------------------------------------------------------- ECR sharing
 
     def ecr_started(self) -> None:
-        """An ECR request is about to run on the shared terminal."""
+        """An ECR request is about to run on the shared terminal. A read-only query
+        (the ECR refuses transactions while we are busy) leaves our screen alone."""
+        if self.busy() is not None:
+            return
         self.ecr_running = True
         self._show(TextLine("ECR TRANSACTION", Align.CENTER), "", "TERMINAL BUSY")
 
     def ecr_finished(self) -> None:
         """Keys pressed (and cards moved) while the ECR transaction ran are refused:
         they were meant for a screen the operator could not see."""
+        if not self.ecr_running:
+            return
         self.ecr_running = False
         refused = [e for e in self.ports.queue.drain() if isinstance(e, KeyPressed)]
         if refused:

@@ -258,3 +258,14 @@ def test_amount_text_examples() -> None:
     assert amount_text(1250, "0826", 2) == "GBP 12.50"
     assert amount_text(1250, "0392", 0) == "JPY 1,250"
     assert amount_text(5, "0048", 3) == "0048 0.005"
+
+
+def test_ecr_query_during_attended_entry_leaves_the_screen_and_keys(tmp_path: Path) -> None:
+    with handset(tmp_path) as h:
+        h.login()
+        h.press("12")
+        h.ui.ecr_started()  # what Runner.answer does for a request it lets through
+        h.keypad.press("5")
+        h.ui.ecr_finished()
+        h.pump()
+        assert "GBP 0.25" in h.screen() and h.state is State.AMOUNT_ENTRY
