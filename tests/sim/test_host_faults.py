@@ -121,6 +121,16 @@ def test_bad_mac_response(client: Client, host: HostSimulator) -> None:
 
 
 def test_reply_after_reversal_same_connection(client: Client, host: HostSimulator) -> None:
+    reply_after_reversal_same_connection(client, host)
+
+
+def test_reply_after_reversal_other_connection(client: Client, host: HostSimulator) -> None:
+    reply_after_reversal_other_connection(client, host, Client)
+
+
+def reply_after_reversal_same_connection(client: Client, host: HostSimulator) -> None:
+    """The held 0210 arrives just before the 0410, both on the reversal's connection
+    (also run over TLS by tests/sim/test_host_tls.py)."""
     host.faults.next(Fault.AFTER_REVERSAL, mti="0200")
     assert client.sock is not None
     client.sock.settimeout(0.3)
@@ -141,13 +151,16 @@ def test_reply_after_reversal_same_connection(client: Client, host: HostSimulato
     assert host.ledger.charges(pan=VISA) == []
 
 
-def test_reply_after_reversal_other_connection(client: Client, host: HostSimulator) -> None:
+def reply_after_reversal_other_connection(
+    client: Client, host: HostSimulator, client_type: type[Client]
+) -> None:
+    """The 0400 comes on another connection; the held 0210 goes out on the original."""
     host.faults.next(Fault.AFTER_REVERSAL, mti="0200")
     sale = _sale_no_wait(client, 901)
     deadline = time.monotonic() + 5
     while not host.ledger.charges(pan=VISA) and time.monotonic() < deadline:
         time.sleep(0.01)  # the sale is processed (and its answer held) before the 0400
-    other = Client(
+    other = client_type(
         host.port, tid=client.tid, stan=client.stan, ksn_counter=client.ksn_counter
     ).connect()
     try:
@@ -158,6 +171,7 @@ def test_reply_after_reversal_other_connection(client: Client, host: HostSimulat
         assert late["t"] == "0210" and late["11"] == sale["11"]
     finally:
         other.close()
+    assert host.ledger.charges(pan=VISA) == []
 
 
 def test_declines_switch(client: Client, host: HostSimulator) -> None:

@@ -18,11 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-import iso8583
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from iso8583.specs import default as spec_default
 
 from sim.demo import BDK, DEMO_PASSWORD, add_admin, demo_rules, inject_dukpt, write_config
 from sim.host import Fault, HostError, HostSimulator, load_rules, rules_from_dict
@@ -32,9 +30,12 @@ from terminal.hostmsg import Acceptor, HostClient, HostClientSettings, network_m
 from terminal.hostmsg.client import NoValidResponse, Response
 from terminal.journal import Journal
 from tests.hal.test_hostlink import make_cert
-from tests.sim.test_host_client import Client, check_response, de48, encode_request
-from tests.sim.test_host_faults import _sale_no_wait
-from tests.sim.test_host_tcp import RULES, VISA, _reversal
+from tests.sim.test_host_client import Client
+from tests.sim.test_host_faults import (
+    reply_after_reversal_other_connection,
+    reply_after_reversal_same_connection,
+)
+from tests.sim.test_host_tcp import RULES, VISA
 from tests.terminal.flowrig import Rig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,48 +153,19 @@ def fault_host(tmp_path: Path, cert: tuple[Path, Path, str]) -> Iterator[HostSim
 def test_reply_after_reversal_other_tls_connection(fault_host: HostSimulator) -> None:
     """The held answer goes out on the original TLS connection, sent by that
     connection's own thread (one SSL object is never used by two threads)."""
-    fault_host.faults.next(Fault.AFTER_REVERSAL, mti="0200")
-    first = TlsClient(fault_host.port, timeout=2.0).connect()
+    client = TlsClient(fault_host.port, timeout=2.0).connect()
     try:
-        sale = _sale_no_wait(first, 901)
-        deadline = time.monotonic() + 5
-        while not fault_host.ledger.charges(pan=VISA) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        other = TlsClient(
-            fault_host.port, tid=first.tid, stan=first.stan, ksn_counter=first.ksn_counter
-        ).connect()
-        try:
-            assert _reversal(other, sale).rc == "00"
-        finally:
-            other.close()
-        late = iso8583.decode(first.read_frame(), spec_default)[0]
-        assert late["t"] == "0210" and late["11"] == sale["11"]
+        reply_after_reversal_other_connection(client, fault_host, TlsClient)
     finally:
-        first.close()
-    assert fault_host.ledger.charges(pan=VISA) == []
+        client.close()
 
 
 def test_reply_after_reversal_same_tls_connection(fault_host: HostSimulator) -> None:
-    fault_host.faults.next(Fault.AFTER_REVERSAL, mti="0200")
     client = TlsClient(fault_host.port, timeout=2.0).connect()
     try:
-        assert client.sock is not None
-        client.sock.settimeout(0.3)
-        sale = _sale_no_wait(client, 900)
-        with pytest.raises(TimeoutError):
-            client.read_frame()
-        client.sock.settimeout(2.0)
-        de90 = "0200" + sale["11"] + "1125101500" + "0" * 22
-        fields = client.base("0400", **{"2": VISA, "3": "000000", "4": "000000000900", "90": de90})
-        ksn = client.next_ksn()
-        fields["48"] = de48(KS=ksn)
-        client.send_raw(encode_request(fields, ksn))
-        late = iso8583.decode(client.read_frame(), spec_default)[0]
-        answer = check_response(client.read_frame(), ksn)
+        reply_after_reversal_same_connection(client, fault_host)
     finally:
         client.close()
-    assert late["t"] == "0210" and late["11"] == sale["11"]
-    assert answer.fields["t"] == "0410" and answer.rc == "00" and answer.mac_ok
 
 
 def test_refuse_and_delay_over_tls(fault_host: HostSimulator) -> None:
