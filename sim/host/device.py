@@ -2,7 +2,8 @@
 
 ``sim://?rules=FILE&ledger=FILE&bdk=HEX`` starts (once per URL) a HostSimulator on a
 free loopback port and returns hal's own TcpHostLink to it, so the terminal's host code
-path is the production one.
+path is the production one. ``&tls_cert=PEM[&tls_key=PEM]`` serves TLS and the link
+pins that certificate.
 """
 
 from __future__ import annotations
@@ -29,15 +30,21 @@ def open_device(kind: str, url: str, **options: Any) -> Any:
     opts = {**parse_url(url).query, **options}
     if "rules" not in opts:
         raise HostError("sim:// host URL needs rules=FILE")
-    key = f"{opts['rules']}|{opts.get('ledger', '')}|{opts.get('bdk', '')}"
+    key = "|".join(str(opts.get(k, "")) for k in ("rules", "ledger", "bdk", "tls_cert", "tls_key"))
     with _LOCK:
         host = _HOSTS.get(key)
         if host is None:
             host = HostSimulator(
-                opts["rules"], opts.get("ledger", "host-ledger.db"), opts.get("bdk") or TEST_BDK
+                opts["rules"],
+                opts.get("ledger", "host-ledger.db"),
+                opts.get("bdk") or TEST_BDK,
+                tls_cert=opts.get("tls_cert"),
+                tls_key=opts.get("tls_key"),
             )
             host.start()
             _HOSTS[key] = host
+    if host.pin_sha256 is not None:
+        return TcpHostLink("127.0.0.1", host.port, tls=True, pin_sha256=host.pin_sha256)
     return TcpHostLink("127.0.0.1", host.port)
 
 

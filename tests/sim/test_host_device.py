@@ -11,13 +11,19 @@ from iso8583.specs import default as spec_default
 
 from sim import devices
 from sim.host import HostError, open_device
+from tests.hal.test_hostlink import make_cert
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "sim" / "host" / "rules-example.toml"
 
 
-def test_sim_host_url_gives_a_working_link(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tls", [False, True])
+def test_sim_host_url_gives_a_working_link(tmp_path: Path, tls: bool) -> None:
     url = f"sim://?rules={EXAMPLE}&ledger={tmp_path / 'l.db'}"
+    if tls:
+        cert, key, pin = make_cert(tmp_path)
+        url += f"&tls_cert={cert}&tls_key={key}"
     link = devices.open_device("host", url)
+    assert link.tls is tls and link.pin_sha256 == (pin if tls else None)
     link.connect(5.0)
     try:
         raw, _ = iso8583.encode(
