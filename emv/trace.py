@@ -9,7 +9,9 @@ because a lab needs them to debug):
   (track discretionary data), 5F20, 9F0B (cardholder name);
 - the data field of VERIFY (plaintext or enciphered PIN);
 - primitive objects whose tag is not in the data dictionary (:mod:`emv.tags`): an
-  unknown or corrupted tag may carry anything, a PAN under a flipped tag included.
+  unknown or corrupted tag may carry anything, a PAN under a flipped tag included;
+- top-level primitive objects other than format 1 ('80') and GET DATA answers: a
+  record whose '70' became a primitive tag would otherwise show its contents.
 """
 
 from __future__ import annotations
@@ -56,34 +58,57 @@ def _mask_value(tag: int, value: bytes) -> bytes:
     return bytes(len(value))
 
 
-def _mask_items(items: list[Tlv] | tuple[Tlv, ...]) -> list[Tlv]:
+# Primitive objects a card may answer with at the top level, by command: format 1
+# '80' (GPO, GENERATE AC, INTERNAL AUTHENTICATE), the GET DATA objects; none for
+# SELECT and READ RECORD. Any other top-level primitive is a template gone wrong and
+# may hold a record, so its value is masked.
+TOP_LEVEL_PRIMITIVES = frozenset({0x80, 0x9F36, 0x9F13, 0x9F17, 0x9F4F, 0x9F14, 0x9F23})
+_TOP_LEVEL_BY_INS = {
+    0xA4: frozenset(),
+    0xB2: frozenset(),
+    0xCA: frozenset({0x9F36, 0x9F13, 0x9F17, 0x9F4F, 0x9F14, 0x9F23}),
+}
+
+
+def _mask_items(items: list[Tlv] | tuple[Tlv, ...], top: frozenset[int] | None = None) -> list[Tlv]:
     out = []
     for item in items:
         if item.children:
             out.append(Tlv(item.tag, b"", tuple(_mask_items(item.children))))
-        elif item.tag in SENSITIVE_TAGS or item.tag not in TAGS:
+        elif (
+            item.tag in SENSITIVE_TAGS
+            or item.tag not in TAGS
+            or (top is not None and item.tag not in top)
+        ):
             out.append(Tlv(item.tag, _mask_value(item.tag, item.value)))
         else:
             out.append(item)
     return out
 
 
-def _describe(items: list[Tlv] | tuple[Tlv, ...]) -> str:
+def _describe(items: list[Tlv] | tuple[Tlv, ...], top: frozenset[int] | None = None) -> str:
     parts = []
     for item in items:
         if item.children:
             parts.append(f"{item.tag:02X}[{_describe(item.children)}]")
         elif item.tag == PAN_TAG:
             parts.append(f"5A={mask_pan(item.value.hex().upper().rstrip('F'))}")
-        elif item.tag in SENSITIVE_TAGS or item.tag not in TAGS:
+        elif (
+            item.tag in SENSITIVE_TAGS
+            or item.tag not in TAGS
+            or (top is not None and item.tag not in top)
+        ):
             parts.append(f"{item.tag:02X}=<{len(item.value)} bytes masked>")
         else:
             parts.append(f"{item.tag:02X}={item.value.hex().upper()}")
     return " ".join(parts)
 
 
-def mask_response(data: bytes) -> tuple[bytes, str]:
-    """Masked response data and a decoded one-line description."""
+def mask_response(
+    data: bytes, top_level: frozenset[int] = TOP_LEVEL_PRIMITIVES
+) -> tuple[bytes, str]:
+    """Masked response data and a decoded one-line description; ``top_level`` names
+    the primitive objects the command may answer with outside a template."""
     if not data:
         return b"", ""
     report = DecodeReport()
@@ -94,9 +119,9 @@ def mask_response(data: bytes) -> tuple[bytes, str]:
     if not items or report.quirks:
         # Not clean TLV: a sensitive value could hide anywhere, so keep none of it.
         return bytes(len(data)), f"<{len(data)} bytes, not TLV, masked>"
-    masked = _mask_items(items)
+    masked = _mask_items(items, top_level)
     try:
-        return encode(masked), _describe(masked)
+        return encode(masked), _describe(masked, top_level)
     except TlvError:
         return bytes(len(data)), f"<{len(data)} bytes masked>"
 
@@ -114,11 +139,37 @@ def record(ctx: TransactionContext, command: bytes, raw_response: bytes) -> None
     if command[1:2] == b"\x84":  # GET CHALLENGE: a random number, nothing to hide
         masked_data, description = bytes(data), f"challenge={bytes(data).hex().upper()}"
     else:
-        masked_data, description = mask_response(data)
+        ins = command[1] if len(command) > 1 else -1
+        allowed = _TOP_LEVEL_BY_INS.get(ins, TOP_LEVEL_PRIMITIVES)
+        masked_data, description = mask_response(data, allowed)
     text = f"{name} -> {sw.hex().upper() or 'no SW'}"
     if description:
         text += f" {description}"
     ctx.trace.append(TraceEntry(ctx.step, mask_command(command), masked_data + sw, text))
+
+
+def scrub(
+    entries: list[TraceEntry] | tuple[TraceEntry, ...], pans: set[str]
+) -> tuple[TraceEntry, ...]:
+    """Mask every occurrence of the given PANs (BCD hex digits) left in a trace.
+
+    Per-object masking cannot recognise a PAN under a corrupted tag; once the
+    transaction knows the PAN (5A, or 57 / 9F6B track data), this removes it
+    wherever it still shows, in the responses and in the descriptions.
+    """
+    pans = {pan for pan in pans if len(pan) >= 12}
+    if not pans:
+        return tuple(entries)
+    out = []
+    for entry in entries:
+        response = entry.response.hex().upper()
+        text = entry.description
+        for pan in pans:
+            hidden = mask_pan(pan).replace("*", "F")
+            response = response.replace(pan, hidden)
+            text = text.replace(pan, mask_pan(pan))
+        out.append(TraceEntry(entry.step, entry.command, bytes.fromhex(response), text))
+    return tuple(out)
 
 
 def format_trace(entries: list[TraceEntry] | tuple[TraceEntry, ...]) -> str:

@@ -9,6 +9,7 @@ from emv.contactless.outcome import ContactlessResult, OutcomeParameters
 from emv.context import TransactionContext, mask_pan
 from emv.outcome import Decision, Outcome, TerminationReason
 from emv.result import build_de55, build_result, encode_de55
+from emv.trace import scrub
 
 # Book C-3 Annex A / Book C-2 Annex A: objects the issuer needs besides the contact set
 CONTACTLESS_DE55_TAGS = (0x9F66, 0x9F6C, 0x9F6E, 0x9F7C, 0x9F39)
@@ -24,6 +25,16 @@ def contactless_de55(ctx: TransactionContext) -> dict[int, bytes]:
         if value:
             out[tag] = value
     return out
+
+
+def known_pans(ctx: TransactionContext) -> set[str]:
+    """The PAN digits the card gave anywhere (5A, 57 and 9F6B track data)."""
+    pans = {ctx.pan}
+    for tag in (0x57, 0x9F6B):
+        track = ctx.card.get(tag, b"").hex().upper()
+        if "D" in track:
+            pans.add(track.split("D", 1)[0])
+    return {pan for pan in pans if pan}
 
 
 def build_contactless_result(
@@ -49,6 +60,7 @@ def build_contactless_result(
     receipt["outcome"] = params.outcome.value
     values["receipt"] = receipt
     values["signature_required"] = ctx.signature_required
+    values["trace"] = scrub(ctx.trace, known_pans(ctx))
     if not values["pan_masked"]:
         # Book C-3: a qVSDC card may carry the PAN only inside Track 2 Equivalent Data (57)
         track2 = ctx.card.get(0x57, b"").hex().upper()
