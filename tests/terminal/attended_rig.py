@@ -14,7 +14,7 @@ from typing import Any
 
 from sim.card import VirtualCard
 from sim.demo import DEMO_PASSWORD, write_config
-from sim.devices import SimCardReader, SimDisplay, SimKeypad, SimPrinter
+from sim.devices import SimCardReader, SimDisplay, SimKeypad, SimMagstripe, SimPrinter
 from terminal.app import Terminal, open_terminal
 from terminal.attended import Attended
 from terminal.commands.run import Runner
@@ -50,6 +50,7 @@ class Handset:
     display: SimDisplay
     reader: SimCardReader
     printer: SimPrinter
+    magstripe: SimMagstripe
     clock: Clock
     cards: list[Any] = field(default_factory=list)
 
@@ -127,17 +128,25 @@ def handset(
         keypad = SimKeypad(pin=pin)
         reader = SimCardReader("sim-reader")
         printer = SimPrinter()
+        magstripe = SimMagstripe()
         display = SimDisplay(16, 4)
         clock = Clock()
         terminal = open_terminal(
             load_config(config_path),
-            devices={"keypad": keypad, "contact_reader": reader, "printer": printer},
+            devices={
+                "keypad": keypad,
+                "contact_reader": reader,
+                "printer": printer,
+                "magstripe": magstripe,
+            },
         )
         try:
             terminal.boot(sign_on=True)
             ui = Attended(terminal.ports, display, clock=clock)
             runner = Runner(terminal, ui)
             ui.start()
-            yield Handset(made, terminal, runner, ui, keypad, display, reader, printer, clock)
+            yield Handset(
+                made, terminal, runner, ui, keypad, display, reader, printer, magstripe, clock
+            )
         finally:
             terminal.close()

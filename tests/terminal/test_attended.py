@@ -269,3 +269,16 @@ def test_ecr_query_during_attended_entry_leaves_the_screen_and_keys(tmp_path: Pa
         h.ui.ecr_finished()
         h.pump()
         assert "GBP 0.25" in h.screen() and h.state is State.AMOUNT_ENTRY
+
+
+def test_swipe_at_the_card_screen(tmp_path: Path) -> None:
+    with handset(tmp_path) as h:
+        h.login()
+        h.press("1900E")
+        assert "INSERT/SWIPE" in h.screen()
+        h.magstripe.swipe(track2="4761739001010143=30121010000000000")  # magstripe-only card
+        h.pump()
+        assert h.ui.last is not None and h.ui.last.outcome.decision == "approved"
+        assert h.ui.last.entry_mode == "021"
+        assert h.state is State.IDLE and "APPROVED" in h.screen()
+        assert h.rig.host.ledger.messages(mti="0200")[0]["fields"]["22"] == "021"
