@@ -148,6 +148,25 @@ class NullDisplay:
         pass
 
 
+class PinScreen:
+    """The display as the secure PIN pad sees it: the masked echo goes to the screen;
+    when PIN entry ends (the pad clears the screen) "processing" is drawn instead."""
+
+    def __init__(self, ui: Attended) -> None:
+        self.ui = ui
+        self.columns = ui.display.columns
+        self.rows = ui.display.rows
+
+    def show(self, lines: Sequence[str | TextLine]) -> None:
+        self.ui.display.show(lines)
+
+    def clear(self) -> None:
+        self.ui.processing()
+
+    def close(self) -> None:
+        pass
+
+
 class Attended:
     """The attended UI. Feed it every hal event (:meth:`handle`) and call :meth:`tick`
     from the loop; ``clock`` (seconds) drives the idle log-out and the screen time-outs.
@@ -188,7 +207,7 @@ class Attended:
         self.page = 0
         self.ecr_running = False
         if ports.pinpad is not None and getattr(ports.pinpad, "display", "") is None:
-            ports.pinpad.display = self.display  # masked PIN echo on the same screen
+            ports.pinpad.display = PinScreen(self)  # masked PIN echo on the same screen
 
     # ----------------------------------------------------------------- plumbing
 
@@ -561,7 +580,7 @@ class Attended:
         assert self.session is not None
         self.deadline = None
         self.screen = Screen.PROCESSING
-        self._show(_title(self.action), "", TextLine("PROCESSING", Align.CENTER), "PLEASE WAIT")
+        self.processing()
         request = TxnRequest(
             type=self.action,
             amount=self.amount if self.action in AMOUNT_TYPES and self.amount else None,
@@ -576,6 +595,9 @@ class Attended:
         ctx = self.run(request, ports)
         self.last = ctx
         self._result(ctx)
+
+    def processing(self) -> None:
+        self._show(_title(self.action), "", TextLine("PROCESSING", Align.CENTER), "PLEASE WAIT")
 
     def _result(self, ctx: TransactionContext) -> None:
         outcome = ctx.outcome

@@ -282,3 +282,24 @@ def test_swipe_at_the_card_screen(tmp_path: Path) -> None:
         assert h.ui.last.entry_mode == "021"
         assert h.state is State.IDLE and "APPROVED" in h.screen()
         assert h.rig.host.ledger.messages(mti="0200")[0]["fields"]["22"] == "021"
+
+
+def test_cancel_at_the_pin_prompt_sends_nothing(tmp_path: Path) -> None:
+    with handset(tmp_path, pin=None) as h:
+        original = h.keypad.set_pin_sink
+
+        def cancel_at_pin(sink):  # type: ignore[no-untyped-def]
+            original(sink)
+            if sink is not None:
+                h.keypad.press("C")  # CANCEL goes to the secure PIN pad, not the queue
+
+        h.keypad.set_pin_sink = cancel_at_pin  # type: ignore[method-assign]
+        h.login()
+        h.press("1800E")
+        h.insert()
+        assert h.ui.last is not None and h.ui.last.outcome.decision == "terminated"
+        assert h.ui.last.outcome.reason == "cancelled"
+        assert h.seen("PROCESSING")
+        assert h.rig.host.ledger.messages(mti="0200") == []
+        h.remove()
+        assert h.state is State.IDLE
