@@ -250,7 +250,8 @@ Action = dict[str, str | None] | str | None
 
 class RawHost(Peer):
     """Answers each request with ``script(frame) -> action``: a dict of response fields
-    (default: echo + ``39 00``), or "silence", "close", "bad_mac", "oversize". The
+    (default: echo + ``39 00``), or "silence", "close", "bad_mac", "request_variant_mac",
+    "oversize", "garbage". The
     socket plumbing is tests/terminal/hostpeer.py's; decoding, keys and MAC are here."""
 
     def __init__(self, script: Callable[[Frame], Action] | None = None) -> None:
@@ -286,6 +287,9 @@ class RawHost(Peer):
         if action == "oversize":
             conn.sendall(struct.pack(">H", 4097) + b"0" * 4097)
             return True
+        if action == "garbage":
+            conn.sendall(b"\x00\x0c0210\xff\xff\xff\xff\xff\xff\xff\xff")
+            return True
         out: dict[str, str | None] = {"t": RESPONSE_MTI[frame.mti]}
         for de in ("3", "4", "11", "12", "13", "24", "41", "42", "49"):
             if de in doc:
@@ -307,7 +311,10 @@ class RawHost(Peer):
             mac_de = "128" if any(64 < int(k) < 128 for k in out if k.isdigit()) else "64"
             out[mac_de] = "00" * 8
             body, _ = iso8583.encode(out, specs.default)
-            mac = retail_mac(_xor(key, MAC_RESPONSE_VARIANT), bytes(body[:-8]))
+            variant = (
+                MAC_REQUEST_VARIANT if action == "request_variant_mac" else MAC_RESPONSE_VARIANT
+            )
+            mac = retail_mac(_xor(key, variant), bytes(body[:-8]))
             frame_out = bytes(body[:-8]) + (bytes(8) if action == "bad_mac" else mac)
         else:
             body, _ = iso8583.encode(out, specs.default)

@@ -352,39 +352,40 @@ def _silent_first(mti: str) -> Any:
     return script
 
 
-@pytest.mark.parametrize("fault", ["silence", "bad_mac", "oversize", "close"])
-def test_no_valid_response_is_reversed_with_new_stan_and_de90(fault: str, tmp_path: Path) -> None:
-    """Rule 1 + DE 11 + DE 90: timeout, bad MAC, oversize frame or a broken link leads to
-    a 0400 before any other message, with a new STAN and DE 90 = MTI + STAN + MMDDhhmmss
-    + 11 zeros + 11 zeros of the original."""
-    state = {"n": 0}
+FAULTS = ("silence", "bad_mac", "request_variant_mac", "oversize", "garbage", "close")
+
+
+def test_no_valid_response_is_reversed_with_new_stan_and_de90(tmp_path: Path) -> None:
+    """Rule 1 + DE 11 + DE 90: a timeout, a bad MAC (or one under the request variant),
+    a frame over 4096 bytes, undecodable bytes or a broken link each lead to a 0400,
+    sent before any other message, with a new STAN and DE 90 = MTI + STAN + MMDDhhmmss
+    + 11 zeros + 11 zeros of the original. One terminal, one fault per sale."""
+    amounts = {f"{901 + i:012d}": fault for i, fault in enumerate(FAULTS)}
 
     def script(frame: Frame) -> rig.Action:
-        if frame.mti == "0200" and state["n"] == 0:
-            state["n"] += 1
-            return fault
-        return None
+        return amounts.get(frame.doc["4"]) if frame.mti == "0200" else None
 
     with RawHost(script) as host:
         config = provision(tmp_path, host.port, response_timeout=1)
-        code, result, err = pay(config, "--type", "sale", "--amount", "900", "--pin", PIN)
-        assert code == 1 and result is not None, err
-        assert result["decision"] == "terminated" and result["reversal_pending"] is True
-        assert result["rrn"] is None and result["auth_code"] is None
-        assert result["response_code"] is None
-        original = host.frames[0]
+        for amount, fault in amounts.items():
+            code, result, err = pay(config, "--type", "sale", "--amount", str(int(amount)),
+                                    "--pin", PIN)  # fmt: skip
+            assert code == 1 and result is not None, (fault, err)
+            assert result["decision"] == "terminated" and result["reversal_pending"] is True
+            assert result["rrn"] is None and result["auth_code"] is None
+            assert result["response_code"] is None
         code, result, err = pay(config, "--type", "sale", "--amount", "100", "--pin", PIN)
-        assert code == 0, err
-        assert result is not None and result["reversal_pending"] is False
+        assert code == 0 and result is not None and result["reversal_pending"] is False, err
         mtis = host.mtis()
-        assert mtis[:3] == ["0200", "0400", "0200"], mtis
-        rev = host.frames[1]
-        o = original.doc
-        assert rev.doc["90"] == "0200" + o["11"] + o["13"] + o["12"] + "0" * 22
-        assert rev.doc["11"] != o["11"]
-        assert rev.doc["4"] == o["4"] and rev.doc["3"] == o["3"] and rev.doc["2"] == PAN
-        assert rev.de48()["KS"] != original.de48()["KS"] and rev.mac_ok()
-        assert "128" in rev.doc and "64" not in rev.doc
+        assert mtis == ["0200"] + ["0400", "0200"] * len(FAULTS), mtis
+        for index, fault in enumerate(FAULTS):
+            original, rev = host.frames[2 * index], host.frames[2 * index + 1]
+            o = original.doc
+            assert rev.doc["90"] == "0200" + o["11"] + o["13"] + o["12"] + "0" * 22, fault
+            assert rev.doc["11"] != o["11"]
+            assert rev.doc["4"] == o["4"] and rev.doc["3"] == o["3"] and rev.doc["2"] == PAN
+            assert rev.de48()["KS"] != original.de48()["KS"] and rev.mac_ok()
+            assert "128" in rev.doc and "64" not in rev.doc
 
 
 def test_reversal_repeats_as_0401_and_94_is_acknowledged(tmp_path: Path) -> None:
@@ -495,3 +496,110 @@ def test_0800_has_no_ks_and_no_mac() -> None:
         assert doc["t"] == "0800" and doc["70"] == code
         assert "48" not in doc and "64" not in doc and "128" not in doc
         assert "1" in doc  # DE 70 is above 64
+
+
+# ------------------------------------------------------------------ rule 2: advices
+def _offline_config(directory: Path, port: int) -> Path:
+    """visa-offline-pin (TC at the first GENERATE AC) under a raised floor limit: an
+    `[[aids]]` override, as the rig contract allows."""
+    config = provision(directory, port, contact_reader="sim://visa-offline-pin")
+    override = '\n[[aids]]\naid = "A0000000031010"\nfloor_limit = 100000\n'
+    config.write_text(config.read_text() + override)
+    return config
+
+
+def test_offline_approvals_are_advised_as_0220_y1_in_order(tmp_path: Path) -> None:
+    """Rule 2 + DE 39: an offline approval goes up as 0220 with 39 Y1 and its ICC data,
+    repeated until a 0230, in the order the transactions happened."""
+    state = {"down": True}
+
+    def script(frame: Frame) -> rig.Action:
+        return "close" if frame.mti == "0220" and state["down"] else None
+
+    with RawHost(script) as host:
+        config = _offline_config(tmp_path, host.port)
+        stans = []
+        for amount in ("1500", "1600"):
+            code, result, err = pay(config, "--type", "sale", "--amount", amount, "--pin", PIN)
+            assert code == 0 and result is not None, err
+            assert result["cryptogram_type"] == "TC" and result["response_code"] == "Y1"
+            stans.append(result["stan"])
+        state["down"] = False
+        code, result, err = pay(config, "--type", "sale", "--amount", "1700", "--pin", PIN)
+        assert code == 0 and result is not None, err
+        stans.append(result["stan"])
+        answered = [f for f in host.frames if f.mti == "0220"]
+        tail = [f.doc["11"] for f in answered[-3:]]
+        assert tail == stans, [f.doc["11"] for f in answered]
+        for frame in answered:
+            assert frame.doc["39"] == "Y1" and frame.mac_ok()
+            icc = tlv.decode(bytes.fromhex(frame.doc["55"]), simple=True)
+            assert not [t for t in REQUIRED_55.split() if t not in icc]
+            assert icc["9F27"] == b"\x40"  # TC
+
+
+# ------------------------------------------------------------------ rule 1: AAC after 00
+@pytest.fixture
+def strict_card(pcscd: str, tmp_path: Path) -> Iterator[str]:
+    """visa-online-pin that answers an AAC when issuer authentication fails (a lab's own
+    card profile behind the real PC/SC stack)."""
+    from sim.card import VirtualCard
+    from sim.card.profile import PROFILE_DIR, load_profile
+    from sim.vpicc import VpiccConnection
+
+    text = (PROFILE_DIR / "visa-online-pin.toml").read_text(encoding="utf-8")
+    strict = "risk = { always_online = true, decline_on_issuer_auth_failure = true }"
+    text = text.replace("risk = { always_online = true }", strict)
+    assert strict in text
+    path = tmp_path / "strict-card.toml"
+    path.write_text(text, encoding="utf-8")
+    link = VpiccConnection(VirtualCard(load_profile(path))).serve_in_thread()
+    try:
+        yield pcscd
+    finally:
+        link.stop()
+
+
+def test_card_aac_after_host_approval_is_reversed(strict_card: str, tmp_path: Path) -> None:
+    """Rule 1: the host approves but the card declines at the second GENERATE AC (here:
+    the ARPC in 91 does not verify) - the approval is reversed; the 0400 echoes the
+    host's DE 37 / 38."""
+    bad_arpc = "910A" + "00" * 8 + "3030"
+
+    def script(frame: Frame) -> rig.Action:
+        return (
+            {"55": bad_arpc} if frame.mti == "0200" and frame.doc["4"] == "000000000999" else None
+        )
+
+    with RawHost(script) as host:
+        config = provision(tmp_path / "t", host.port, contact_reader=f"pcsc://{strict_card}")
+        code, result, err = pay(config, "--type", "sale", "--amount", "999", "--pin", PIN)
+        assert code == 1 and result is not None, err
+        assert result["decision"] == "declined" and result["cryptogram_type"] == "AAC"
+        pay(config, "--type", "sale", "--amount", "100", "--pin", PIN)
+        mtis = host.mtis()
+        assert mtis[:2] == ["0200", "0400"], mtis
+        original, rev = host.frames[0], host.frames[1]
+        assert rev.doc["37"] == result["rrn"] and rev.doc["38"] == result["auth_code"]
+        assert rev.doc["90"][:10] == "0200" + original.doc["11"]
+
+
+# ------------------------------------------------------------------ rule 3: drain first
+def test_settlement_drains_reversals_before_0500(tmp_path: Path) -> None:
+    """Rule 3: before a 0500 every reversal (and advice) is drained."""
+    with RawHost(_silent_first("0200")) as host:
+        config = provision(tmp_path, host.port, response_timeout=1)
+        assert pay(config, "--type", "sale", "--amount", "900", "--pin", PIN)[0] == 1
+        done = posterm("settle", "--config", str(config), "--operator", "admin")
+        assert done.returncode == 0, done.stderr
+        assert host.mtis() == ["0200", "0400", "0500"]
+        assert json.loads(done.stdout)["debit_count"] == 0
+
+
+def test_upload_echoes_rrn_and_auth_code(day: Day) -> None:
+    """DE 37 / 38 echoed in upload (0320)."""
+    uploads = {f.doc["90"][4:10]: f for k, f in day.frames.items() if f.mti == "0320"}
+    sale2 = day.results["sale2"]
+    upload = uploads[sale2["stan"]]
+    assert (upload.doc["37"], upload.doc["38"]) == (sale2["rrn"], sale2["auth_code"])
+    assert upload.doc["90"][:4] == "0200" and upload.doc["4"] == "000000001200"
