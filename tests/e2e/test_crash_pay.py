@@ -1,9 +1,9 @@
 """host-spec rule 4 across real processes: `posterm pay` / `posterm settle` SIGKILLed
 at every journal write (before and after its commit; terminal/journal/crash.py hook)
 of a sale, refund, void, completion and settlement; the next command recovers (after a
-settlement: an ordinary sale that must be approved in a batch the host has not closed); then the terminal's journal and the host's ledger must
-agree: no approved transaction lost, nobody charged twice, every unanswered request
-reversed."""
+settlement: an ordinary sale that must be approved in a batch the host has not
+closed); then the terminal's journal and the host's ledger must agree: no approved
+transaction lost, nobody charged twice, every unanswered request reversed."""
 
 from __future__ import annotations
 
