@@ -7,6 +7,9 @@ the terminal's ``POSTERM_PASSWORD``) and an optional ``id``; the terminal answer
 line: the `pay` result object (plus ``id``), or ``{"error": ..., "id": ...}``.
 ``{"command": "status"}`` answers the machine state; ``{"command": "cancel"}`` (on
 another connection) cancels the transaction in progress and is answered at once.
+``{"command": "x_report" | "history" | "reprint", ...}`` (with ``operator``) answer
+from the journal (:func:`answer_query`): the X report, a history search, the last
+receipt again.
 Requests are handed to the terminal's one worker through a queue, so transactions
 never overlap.
 """
@@ -39,6 +42,41 @@ class EcrRequest:
     fields: dict[str, Any]
     done: threading.Event = field(default_factory=threading.Event)
     answer: dict[str, Any] | None = None
+
+
+QUERIES = ("x_report", "history", "reprint")  # read the journal; no host, no card
+
+
+def answer_query(command: str, fields: dict[str, Any], config: Any, journal: Any) -> dict[str, Any]:
+    """The answer to an ECR query (the caller logged the operator in and checked the
+    permission of the same name): the objects `posterm report|history|reprint --json`
+    print. UsageError names a bad field."""
+    from terminal import reports  # loaded with the first query (resident memory)
+
+    merchant = fields.get("merchant")
+    if merchant is not None and not isinstance(merchant, str):
+        raise UsageError("merchant must be a string")
+    if command == "x_report":
+        return reports.report_object(config, journal, merchant)
+    text = {name: fields.get(name) for name in ("pan_last4", "stan", "rrn")}
+    for name, value in text.items():
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"{name} must be a string")
+    if command == "history":
+        since = fields.get("since")
+        if since is not None and not isinstance(since, str | int | float):
+            raise UsageError("since must be a date, a date-time or epoch seconds")
+        rows = reports.history(
+            journal,
+            merchant=merchant,
+            since=since,
+            pan_last4=text["pan_last4"],
+            stan=text["stan"],
+            rrn=text["rrn"],
+            limit=fields.get("limit", 100),
+        )
+        return {"transactions": rows}
+    return reports.reprint(journal, stan=text["stan"], merchant=merchant)
 
 
 def parse_line(line: bytes) -> dict[str, Any]:

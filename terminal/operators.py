@@ -44,13 +44,14 @@ PERMISSIONS: dict[str, Role] = {
     "completion": Role.CASHIER,
     "balance": Role.CASHIER,
     "topup": Role.CASHIER,
-    "x_report": Role.CASHIER,
-    "reprint": Role.CASHIER,
+    "reprint": Role.CASHIER,  # the last receipt again: the cashier hands it over
     "refund": Role.SUPERVISOR,
     "void": Role.SUPERVISOR,
     "keyed": Role.SUPERVISOR,
     "settle": Role.SUPERVISOR,
     "journal": Role.SUPERVISOR,
+    "x_report": Role.SUPERVISOR,  # the till's running totals are the supervisor's
+    "history": Role.SUPERVISOR,  # other cashiers' transactions
     "operator_add": Role.ADMIN,
     "operator_remove": Role.ADMIN,
     "keys": Role.ADMIN,

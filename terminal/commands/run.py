@@ -26,7 +26,7 @@ from terminal.app import Terminal, is_simulated, open_terminal
 from terminal.attended import Attended
 from terminal.commands.pay import permissions, request_from
 from terminal.config import load_config
-from terminal.ecr import EcrRequest, open_ecr
+from terminal.ecr import QUERIES, EcrRequest, answer_query, open_ecr
 from terminal.errors import TerminalError
 from terminal.flows import result_object, run_flow
 from terminal.machine import State, Trigger
@@ -152,6 +152,10 @@ class Runner:
         attended_session = machine.state is not State.LOGGED_OUT  # keep the operator's
         session = self._login(fields)
         try:
+            if command in QUERIES:  # x_report, history, reprint (docs/ecr-protocol.md)
+                self.operators.require(session, command)
+                config, journal = self.terminal.config, self.terminal.ports.journal
+                return answer_query(command, fields, config, journal)
             if command == "settle":
                 from terminal.settlement import Settlement
 

@@ -58,11 +58,28 @@ def receipt_data(ctx: TransactionContext) -> ReceiptData:
     )
 
 
+def keep_for_reprint(ctx: TransactionContext, ports: Ports, merchant_copy: str) -> None:
+    """Both rendered copies (masked already: first 6 / last 4, no track data, no PIN)
+    go into the journal row's payload, so `posterm reprint` prints exactly what the
+    customer got. One more journal write, after the outcome is durable."""
+    if ctx.txn is None or not ctx.receipt:
+        return
+    try:
+        extra = ports.journal.transaction(ctx.txn.id).extra
+        ports.journal.set_extra(
+            ctx.txn.id,
+            {**extra, "receipt_customer": ctx.receipt, "receipt_merchant": merchant_copy},
+        )
+    except Exception as error:  # noqa: BLE001 - the outcome stands; only reprint is lost
+        log.warning("receipt not kept for reprint: %s", type(error).__name__)
+
+
 def print_receipt(ctx: TransactionContext, ports: Ports) -> None:
     """Customer copy into ``ctx.receipt``; merchant then customer copy to the printer.
     A printer fault never changes the transaction's outcome (it is already journaled)."""
     data = receipt_data(ctx)
     ctx.receipt = render_text(data, Copy.CUSTOMER)
+    keep_for_reprint(ctx, ports, render_text(data, Copy.MERCHANT))
     if ports.printer is None:
         return
     try:
