@@ -248,12 +248,21 @@ class SimMagstripe:
     """``swipe(track1, track2)`` as if a card were swiped (sentinels and LRC added
     and checked by the same parser as the serial reader); ``swipe_raw`` for bad swipes."""
 
-    def __init__(self, source: str = "sim-magstripe") -> None:
+    def __init__(
+        self, source: str = "sim-magstripe", tracks: tuple[str, str] | None = None
+    ) -> None:
         self.source = source
+        self.tracks = tracks
         self._queue: EventQueue | None = None
 
     def attach(self, queue: EventQueue) -> None:
+        """With ``tracks`` (``sim://PROFILE``: that sim.card profile's tracks) the card
+        is swiped at once — how ``posterm pay --entry swipe`` gets a swipe without a
+        person, as SimKeypad types ``--pin``. The swipe waits in the queue until the
+        flow asks for one (events it does not want stay queued)."""
         self._queue = queue
+        if self.tracks is not None:
+            self.swipe(self.tracks[0] or None, self.tracks[1] or None)
 
     def swipe(self, track1: str | None = None, track2: str | None = None) -> None:
 
@@ -443,7 +452,8 @@ def open_device(kind: str, url: str, **options: Any) -> Any:
     ``sim://?pin=1234`` or ``pin="1234"`` (keypad; ``keys=``/``key_delay=`` a script),
     ``columns``/``rows`` (display),
     ``path`` or ``stream="stdout"`` (printer, display). ``sim://PROFILE`` for a reader
-    inserts a sim.card VirtualCard of that profile (``sim://`` for an empty reader).
+    inserts a sim.card VirtualCard of that profile (``sim://`` for an empty reader);
+    ``sim://PROFILE`` for a magstripe reader swipes that profile's tracks when attached.
     The host belongs to sim.host and is delegated there.
     """
     from hal.registry import parse_url
@@ -467,7 +477,12 @@ def open_device(kind: str, url: str, **options: Any) -> Any:
     if kind == "qr_scanner":
         return SimQrScanner(int(opts.get("max_length", 512)))
     if kind == "magstripe":
-        return SimMagstripe()
+        profile = parsed.target.strip("/")
+        if not profile:
+            return SimMagstripe()
+        from sim.card.profile import load_profile
+
+        return SimMagstripe(tracks=load_profile(profile).tracks)
     if kind == "clock":
         return SimClock()
     if kind in ("contact_reader", "contactless_reader"):
