@@ -3,9 +3,10 @@
 :func:`open_terminal` builds a :class:`Terminal` (journal, key source, host client,
 store-and-forward, devices by URL through ``hal.registry``); :meth:`Terminal.boot`
 walks the state machine from BOOT: self-tests (keys present, config valid, storage
-writable, printer status) → journal recovery (armed reversals queued, then reversals
-and advices drained: host-spec rules 1 and 2; then an interrupted settlement is
-finished: rule 4) → sign-on 0800 ``001`` → LOGGED_OUT.
+writable, printer status) → journal recovery
+(armed reversals queued, then reversals and advices drained: host-spec rules 1 and 2;
+then an interrupted settlement is finished: rule 4; retention purge) → sign-on 0800
+``001`` → LOGGED_OUT.
 ``posterm pay`` boots without the sign-on (it recovers, then runs one transaction).
 """
 
@@ -54,6 +55,7 @@ class BootReport:
     advices_sent: int = 0
     saf_error: str | None = None
     settlements_resumed: list[str] = field(default_factory=list)
+    purged: int = 0
     signed_on: bool = False
     seconds: float = 0.0
 
@@ -162,6 +164,9 @@ class Terminal:
         self.report.saf_error = result.error
         if result.empty and self.ports.journal.open_settlements():
             self.report.settlements_resumed = self.resume_settlements()
+        # Retention policy at boot too; purge only takes settled rows of batches closed
+        # longer ago than retention_days, never anything still owed to the host.
+        self.report.purged = self.ports.journal.purge(self.config.journal.retention_days)
 
     def resume_settlements(self) -> list[str]:
         """A settlement interrupted after its write-ahead record (the host may have
@@ -209,6 +214,7 @@ def open_terminal(
     message naming what is missing.
     """
     journal = Journal(config.journal.path, data_key=data_key_source(config.keys.root_secret_file))
+    journal.retention_days = config.journal.retention_days
     try:
         keys = open_key_source(config)
         client = HostClient.from_config(config.host)

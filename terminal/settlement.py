@@ -211,6 +211,9 @@ class Settlement:
             self.journal.settlement_failed(attempt, code)
             return result("failed", uploaded, code, response_text(code))
         self.journal.close_batch(tid, mid, merchant.name, record, uploaded, attempt)
+        if self.journal.retention_days is not None:
+            # Retention policy: settled batches older than retention_days go now.
+            self.journal.purge(self.journal.retention_days)
         return result("closed", uploaded, code, None)
 
     def _reconcile(

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     merchant = choose(config, args.merchant)
     journal = Journal(config.journal.path, data_key=data_key_source(config.keys.root_secret_file))
+    journal.retention_days = config.journal.retention_days  # purged after a close
     try:
         operators = Operators(journal, config.operators, idle_timeout=config.timeouts.operator_idle)
         session = login(operators, args.operator)
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         client = HostClient.from_config(config.host)
         journal.claim_owner(timeout=30.0)  # never recover beside a live `posterm run`
         journal.recover()
+        journal.purge(config.journal.retention_days)
         saf = Saf(
             journal,
             client,

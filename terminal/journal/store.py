@@ -85,6 +85,9 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
         self._crash = crash_hook or CrashHook()
+        # [journal].retention_days, set by whoever opened it from a configuration:
+        # a successful settlement purges what is older (Settlement.close).
+        self.retention_days: int | None = None
         self._lock = threading.RLock()
         self._key_source = data_key
         self._cipher: PanCipher | None = None
