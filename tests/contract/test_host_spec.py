@@ -603,3 +603,34 @@ def test_upload_echoes_rrn_and_auth_code(day: Day) -> None:
     upload = uploads[sale2["stan"]]
     assert (upload.doc["37"], upload.doc["38"]) == (sale2["rrn"], sale2["auth_code"])
     assert upload.doc["90"][:4] == "0200" and upload.doc["4"] == "000000001200"
+
+
+def test_settle_killed_while_0500_in_flight_closes_on_rerun(tmp_path: Path) -> None:
+    """Guarantee: the rules hold when a command is killed at any instant - a `settle`
+    killed with its 0500 unanswered is run again: it closes the same totals, nothing is
+    reversed or counted twice, and the next sale is in the next batch."""
+    with RawHost(_silent_first("0500")) as host:
+        config = provision(tmp_path, host.port, response_timeout=20)
+        assert pay(config, "--type", "sale", "--amount", "800", "--pin", PIN)[0] == 0
+        proc = subprocess.Popen(
+            [*rig.POSTERM, "settle", "--config", str(config), "--operator", "admin"],
+            env=rig.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 20
+            while "0500" not in host.mtis() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert "0500" in host.mtis()
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        done = posterm("settle", "--config", str(config), "--operator", "admin")
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert (result["debit_count"], result["debit_amount"]) == (1, 800)
+        assert pay(config, "--type", "sale", "--amount", "100", "--pin", PIN)[0] == 0
+        mtis = host.mtis()
+        assert mtis == ["0200", "0500", "0500", "0200"], mtis
+        first, second = host.frames[1], host.frames[2]
+        assert first.doc["76"] == second.doc["76"] and first.doc["88"] == second.doc["88"]
+        assert host.frames[-1].de48()["BN"] == "000002"

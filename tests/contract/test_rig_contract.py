@@ -97,6 +97,8 @@ def test_example_config_pcsc_card_sale_one_json_object(pcsc_card: str, tmp_path:
         assert (result["rrn"], result["response_code"]) == ("100000000001", "00")
         assert result["auth_code"] == "A00001" and result["cryptogram_type"] == "TC"
         assert result["aid"] == "A0000000032010" and result["reversal_pending"] is False
+        # [[ca_keys]] adds to the built-in TEST CA keys: CDA with the built-in F1 works.
+        assert int(result["tvr"][:2], 16) & 0x84 == 0
         assert "476173******0044" in result["receipt"] and PAN not in result["receipt"]
         printed = (tmp_path / "receipts.txt").read_text(encoding="utf-8")
         assert "12.50" in printed and PAN not in printed
@@ -449,12 +451,34 @@ def test_qr_decode_mpm_cpm_and_errors() -> None:
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert re.search(r"field|offset", done.stderr), done.stderr
 
+    # Templates 26-51 and 80-99 nest when they hold sub-fields; lengths count characters.
+    body = ("000201010211" "26280011com.example0109ABCDEF123" "52045411530382658" "02GB"
+            "5904Café6006London" "8006HELLO!" "81120003abc01011" "6304")  # fmt: skip
+    own = body + f"{crc16(body.encode()):04X}"
+    done = posterm("qr", "decode", own)
+    assert done.returncode == 0, done.stderr
+    fields = json.loads(done.stdout)["fields"]
+    assert fields["26"] == {"00": "com.example", "01": "ABCDEF123"}
+    assert fields["81"] == {"00": "abc", "01": "1"} and fields["80"] == "HELLO!"
+    assert fields["59"] == "Café"
+
     # EMV QRCPS Consumer-Presented Mode: base64 of BER-TLV 85 "CPV01" + 61 (4F AID, 5A PAN).
     app = bytes.fromhex("4F07A0000000031010") + bytes.fromhex("5A084761739001010044")
     cpm = bytes.fromhex("8505") + b"CPV01" + bytes([0x61, len(app)]) + app
     done = posterm("qr", "decode", base64.b64encode(cpm).decode())
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["mode"] == "cpm"
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/CCITT-FALSE (poly 1021, init FFFF), as EMV QRCPS 4.7.3 names for ID 63."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
 
 
 # ------------------------------------------------------------------ certify
