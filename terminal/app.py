@@ -3,7 +3,7 @@
 :func:`open_terminal` builds a :class:`Terminal` (journal, key source, host client,
 store-and-forward, devices by URL through ``hal.registry``); :meth:`Terminal.boot`
 walks the state machine from BOOT: self-tests (keys present, config valid, storage
-writable, printer status) → journal recovery
+writable, printer status, an installed firmware release intact) → journal recovery
 (armed reversals queued, then reversals and advices drained: host-spec rules 1 and 2;
 then an interrupted settlement is finished: rule 4; retention purge) → sign-on 0800
 ``001`` → LOGGED_OUT.
@@ -147,10 +147,36 @@ class Terminal:
             raise SelfTestFailed(f"journal {self.config.journal.path} failed its integrity check")
         tests["journal"] = "ok"
         tests["keys"] = "ok"  # open_key_source verified the DUKPT slot under the root secret
+        tests["firmware"] = self.firmware_check()
         printer = self.ports.printer
         if printer is not None:
             status = printer.status()
             tests["printer"] = str(getattr(status, "name", status) or "ok").lower()
+
+    def firmware_check(self) -> str:
+        """An installed firmware release (``data_dir/firmware/current``, posterm update
+        apply) is re-verified: signed manifest under the pinned key, tree file by file
+        (docs/decisions/firmware-bundles.md). A damaged one fails the self-test, so the
+        terminal stays OUT_OF_SERVICE instead of taking payments on altered code."""
+        root = Path(self.config.terminal.data_dir) / "firmware"
+        if not (root / "current").is_symlink():
+            return "none installed"  # run from a checkout or a package: nothing to check
+        from terminal.update.errors import UpdateError  # only with a release (boot memory)
+        from terminal.update.install import CURRENT, check_release, link_target
+
+        target = link_target(root, CURRENT)
+        name = target.name if target is not None else "current"
+        try:
+            if target is None:
+                raise UpdateError("current is not a release link")
+            release = check_release(target)
+        except UpdateError as error:
+            raise SelfTestFailed(f"firmware release {name} is damaged: {error}") from None
+        except OSError as error:
+            raise SelfTestFailed(
+                f"firmware release {name} is unreadable ({error.strerror})"
+            ) from None
+        return f"ok {release.manifest.version}"
 
     def recover(self, *, owner_timeout: float = 30.0) -> None:
         """host-spec rules 1 and 2 at boot: what was sent without a recorded outcome is
