@@ -105,10 +105,7 @@ def complete(ctx: TransactionContext, ports: Ports) -> Outcome:
 
 def advice_code(ports: Ports, txn_id: int) -> str | None:
     """The 0230's response code of a transaction's advice, once acknowledged."""
-    row = ports.journal._db.execute(
-        "SELECT response_code FROM advices WHERE txn_id = ? AND state = 'done'", (txn_id,)
-    ).fetchone()
-    return None if row is None else row[0]
+    return ports.journal.advice_response(txn_id)
 
 
 def _pay_then_authorise(ctx: TransactionContext, ports: Ports) -> Outcome | None:

@@ -665,6 +665,17 @@ class Journal:
                     "UPDATE transactions SET rrn = coalesce(rrn, ?) WHERE id = ?", (rrn, row[0])
                 )
 
+    def advice_response(self, txn_id: int) -> str | None:
+        """The host's DE 39 on the acknowledged 0230 of a transaction's advice (``00``,
+        ``25`` for a completion the host could not match, ``94`` …), or None while the
+        advice is queued or when the transaction has none. Read-only."""
+        row = self._db.execute(
+            "SELECT response_code FROM advices WHERE txn_id = ? AND state = 'done'"
+            " ORDER BY id DESC LIMIT 1",
+            (txn_id,),
+        ).fetchone()
+        return None if row is None else row[0]
+
     def reversal_pending(self) -> bool:
         return (
             self._db.execute("SELECT 1 FROM reversals WHERE state = 'queued' LIMIT 1").fetchone()
