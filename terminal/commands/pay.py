@@ -23,6 +23,8 @@ from terminal.errors import UsageError
 from terminal.flows import ENTRIES, TYPES, TxnRequest, result_object, run_flow
 from terminal.operators import Operators
 
+MAX_AMOUNT = 999_999_999_999  # host-spec DE 4: minor units, 12 digits
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("pay", help="run one transaction and print its JSON result")
@@ -54,9 +56,9 @@ def request_from(fields: dict[str, Any], operator: str | None) -> TxnRequest:
         raise UsageError(f"entry must be one of {', '.join(ENTRIES)}")
     amount = fields.get("amount")
     if amount is not None and (
-        not isinstance(amount, int) or isinstance(amount, bool) or amount < 0
+        not isinstance(amount, int) or isinstance(amount, bool) or not 0 <= amount <= MAX_AMOUNT
     ):
-        raise UsageError("amount must be a non-negative integer in minor units")
+        raise UsageError("amount must be a non-negative integer in minor units, 12 digits at most")
     if amount is None and txn_type in ("sale", "refund", "preauth", "topup"):
         raise UsageError(f"{txn_type} needs --amount")
     if txn_type in ("void", "completion") and not fields.get("rrn"):

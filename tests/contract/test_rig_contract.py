@@ -252,6 +252,9 @@ def test_exit_2_usage_and_configuration_errors(tmp_path: Path) -> None:
             (config, ("--type", "barter", "--amount", "1"), "type"),
             (config, ("--type", "sale", "--amount", "1", "--merchant", "Nowhere"), "Nowhere"),
             (config, ("--type", "sale", "--amount", "1", "--entry", "telepathy"), "entry"),
+            (config, ("--type", "sale", "--amount", "-5"), "amount"),
+            # DE 4 holds 12 digits: a larger amount cannot be requested at all.
+            (config, ("--type", "sale", "--amount", "1000000000000", "--pin", PIN), "amount"),
             (tmp_path / "missing.toml", ("--type", "sale", "--amount", "1"), ""),
             (broken, ("--type", "sale", "--amount", "1"), "tid"),
         ]
