@@ -652,3 +652,24 @@ def test_completion_upload_echoes_the_rrn_and_auth_code_it_carried(day: Day) -> 
     upload = uploads[day.results["completion"]["stan"]]
     sent = day.frames["completion"].doc
     assert (upload.doc.get("37"), upload.doc.get("38")) == (sent["37"], sent["38"])
+
+
+def test_nothing_else_is_sent_while_a_reversal_is_owed(tmp_path: Path) -> None:
+    """Rule 1: the 0400 is sent before any other message - while the host does not take
+    it, no 0200 and no 0500 leaves (pay answers offline, settle does not close)."""
+
+    def script(frame: Frame) -> rig.Action:
+        if frame.mti == "0200" and frame.doc["4"] == "000000000900":
+            return "silence"
+        return "close" if frame.mti in ("0400", "0401") else None
+
+    with RawHost(script) as host:
+        config = provision(tmp_path, host.port, response_timeout=1)
+        assert pay(config, "--type", "sale", "--amount", "900", "--pin", PIN)[0] == 1
+        code, result, err = pay(config, "--type", "sale", "--amount", "100", "--pin", PIN)
+        assert code == 1 and result is not None and result["reversal_pending"] is True, err
+        done = posterm("settle", "--config", str(config), "--operator", "admin")
+        assert done.returncode != 0 and "Traceback" not in done.stderr
+        mtis = host.mtis()
+        assert mtis[0] == "0200" and set(mtis[1:]) <= {"0400", "0401"}, mtis
+        assert mtis[1] == "0400" and len(mtis) >= 3
