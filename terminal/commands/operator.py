@@ -80,8 +80,7 @@ def run_add(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     operators = open_operators(args.config)
     try:
-        rows = operators.journal._db.execute("SELECT id, role FROM operators ORDER BY id")
-        for operator_id, role in rows:
+        for operator_id, role in operators.journal.operator_roles():
             print(json.dumps({"id": operator_id, "role": role}))
     finally:
         operators.journal.close()

@@ -989,6 +989,13 @@ class Journal:
         ).fetchone()
         return None if row is None else Operator(*row)
 
+    def operator_roles(self) -> list[tuple[str, str]]:
+        """(id, role) of every operator, by id (``posterm operator list``; no hashes)."""
+        return [
+            (str(r[0]), str(r[1]))
+            for r in self._db.execute("SELECT id, role FROM operators ORDER BY id")
+        ]
+
     def operator_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM operators").fetchone()[0])
 
