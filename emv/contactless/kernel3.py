@@ -72,8 +72,19 @@ def run(
         stop = _read_records(ctx, transport, callbacks, started)
         if stop is not None:
             return stop
+    _pan_from_track2(ctx)
     card_read_complete(callbacks)
     return _decide(ctx, act)
+
+
+def _pan_from_track2(ctx: TransactionContext) -> None:
+    """Book C-3, 5.5: without '5A' the PAN is the one in Track 2 Equivalent Data."""
+    track = ctx.card.get(0x57, b"").hex().upper()
+    if 0x5A in ctx.card or "D" not in track:
+        return
+    digits = track.split("D", 1)[0]
+    if digits.isdigit() and 12 <= len(digits) <= 19:
+        ctx.card[0x5A] = bytes.fromhex(digits + "F" * (len(digits) % 2))
 
 
 def _read_records(

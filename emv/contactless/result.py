@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from emv.contactless.outcome import ContactlessResult, OutcomeParameters
-from emv.context import TransactionContext, mask_pan
+from emv.context import TransactionContext
 from emv.outcome import Decision, Outcome, TerminationReason
 from emv.result import build_de55, build_result, encode_de55
 from emv.trace import scrub
@@ -61,12 +61,6 @@ def build_contactless_result(
     values["receipt"] = receipt
     values["signature_required"] = ctx.signature_required
     values["trace"] = scrub(ctx.trace, known_pans(ctx))
-    if not values["pan_masked"]:
-        # Book C-3: a qVSDC card may carry the PAN only inside Track 2 Equivalent Data (57)
-        track2 = ctx.card.get(0x57, b"").hex().upper()
-        values["pan_masked"] = receipt["pan"] = (
-            mask_pan(track2.split("D", 1)[0]) if "D" in track2 else ""
-        )
     return ContactlessResult(
         **values, outcome=params, kernel_id=kernel_id, ttq=ttq, restarts=restarts
     )

@@ -363,9 +363,19 @@ def test_choose_cvm(
 def test_pan_masked_from_track2_when_the_card_has_no_5a() -> None:
     transport = qvsdc_card(gpo(0x80))
     transport.table[read_cmd(1, 1)] = t(0x70, t(0x57, PAN + bytes.fromhex("D3012201"))) + OK
-    result = run_contactless(transport, cl_config(), ClCallbacks(), txn(1000))
+    callbacks = ClCallbacks()
+    result = run_contactless(transport, cl_config(), callbacks, txn(1000))
     assert result.decision is Decision.APPROVED_ONLINE
     assert result.pan_masked == "476173******0119" == result.receipt["pan"]
+    (request,) = callbacks.requests
+    assert request.pan_masked == "476173******0119"  # the PIN block and DE 2 need it
+
+
+def test_no_pan_invented_from_a_malformed_track2() -> None:
+    transport = qvsdc_card(gpo(0x80))
+    transport.table[read_cmd(1, 1)] = t(0x70, t(0x57, bytes.fromhex("12D3"))) + OK
+    result = run_contactless(transport, cl_config(), ClCallbacks(), txn(1000))
+    assert result.pan_masked == ""
 
 
 @settings(max_examples=300, deadline=None)
