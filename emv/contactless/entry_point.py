@@ -231,7 +231,8 @@ def _online(
         ctx.online_pin = entry
         ctx.tvr |= TVR.ONLINE_CVM_CAPTURED
     callbacks.display(DisplayMessage.PLEASE_WAIT)
-    response = callbacks.go_online(online_request(ctx, contactless_de55(ctx)))
+    kernel_id = state.activation.kernel_id if state.activation else 0
+    response = callbacks.go_online(online_request(ctx, contactless_de55(ctx, kernel_id)))
     ctx.online_response = response
     if response is None:
         ctx.unable_to_go_online = True

@@ -57,7 +57,6 @@ class OnlineAuth:
     cvn: str | None
     arqc_ok: bool | None
     cryptogram_type: int | None
-    gpo_tvr: bool = False  # verified with the reader's TVR as at GET PROCESSING OPTIONS
 
 
 def parse_icc(hex_data: str) -> dict[str, bytes]:
@@ -112,25 +111,16 @@ def _ac(card: Any, cvn: str, icc: Mapping[str, bytes]) -> bytes:
     return bytes(card.generate_ac(cvr=iad[2:8], **common))
 
 
-# Book C-3 (Kernel 3): the reader's checks (fDDA, expiry, exception file, CVM) all come
-# after GET PROCESSING OPTIONS, so the TVR it gave the card in the PDOL is all zeros.
-GPO_TVR = bytes(5)
-_VISA_CVNS = ("visa10", "visa18", "visa22")
-
-
 def verify_arqc(
     keys: IssuerKeys | None,
     pan: str,
     psn: str,
     icc: Mapping[str, bytes],
-    contactless: bool = False,
 ) -> OnlineAuth:
     """Recompute the card's cryptogram; EMV 4.4 Book 2, 8.1 Application Cryptogram.
 
-    A qVSDC card (``contactless``, Visa CVN) computes its ARQC inside the GPO over the
-    PDOL's TVR, but a reader may send its final TVR (bits set after the GPO) in DE 55;
-    when the ARQC does not verify over that TVR it is tried over the GPO-time TVR, so
-    only the cryptogram itself decides."""
+    Strictly over DE 55 as sent, as an issuer does: a reader must send the values the
+    card's cryptogram covered (for a qVSDC card, the PDOL data of its GPO)."""
     cid = icc.get("9F27")
     ctype = cid[0] & 0xC0 if cid else None
     if keys is None or "9F26" not in icc:
@@ -142,10 +132,6 @@ def verify_arqc(
         card = issuer_card(keys, cvn, pan, psn)
         if hmac.compare_digest(_ac(card, cvn, icc), icc["9F26"]):
             return OnlineAuth(cvn=cvn, arqc_ok=True, cryptogram_type=ctype)
-        if contactless and cvn in _VISA_CVNS and icc.get("95", GPO_TVR) != GPO_TVR:
-            at_gpo = {**icc, "95": GPO_TVR}
-            if hmac.compare_digest(_ac(card, cvn, at_gpo), icc["9F26"]):
-                return OnlineAuth(cvn=cvn, arqc_ok=True, cryptogram_type=ctype, gpo_tvr=True)
     except (KeyError, ValueError, TypeError):
         pass
     return OnlineAuth(cvn=cvn, arqc_ok=False, cryptogram_type=ctype)

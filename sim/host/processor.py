@@ -170,9 +170,7 @@ class Processor:
             if "55" in f:
                 ctx.icc = emvauth.parse_icc(f["55"])
                 ctx.issuer = self.rules.issuer_for(pan)
-                ctx.auth = emvauth.verify_arqc(
-                    ctx.issuer, pan, f.get("23", "000")[-2:], ctx.icc, _contactless(f)
-                )
+                ctx.auth = emvauth.verify_arqc(ctx.issuer, pan, f.get("23", "000")[-2:], ctx.icc)
         except (ValueError, KeyError, TypeError):
             ctx.pin_checked, ctx.auth = False, None  # redone (and refused) in _card_checks
 
@@ -245,7 +243,7 @@ class Processor:
                 ctx.icc = emvauth.parse_icc(f["55"])
                 ctx.issuer = self.rules.issuer_for(ctx.pan)
                 psn = f.get("23", "000")[-2:]
-                ctx.auth = emvauth.verify_arqc(ctx.issuer, ctx.pan, psn, ctx.icc, _contactless(f))
+                ctx.auth = emvauth.verify_arqc(ctx.issuer, ctx.pan, psn, ctx.icc)
             if ctx.auth.arqc_ok is False:
                 return "05"
             if self.rules.require_arqc and ctx.auth.arqc_ok is not True:
@@ -470,7 +468,6 @@ class Processor:
                 ctx.pan,
                 f.get("23", "000")[-2:],
                 ctx.icc,
-                _contactless(f),
             )
             verdict = {True: "ok", None: "unverified", False: "FAILED"}[auth.arqc_ok]
             note += f"; TC {verdict}"
@@ -589,11 +586,6 @@ def _set_balance(out: dict[str, str], balance: int, currency: str) -> None:
     (available balance), currency, sign C/D, 12-digit minor units."""
     sign = "C" if balance >= 0 else "D"
     out["54"] = f"0002{currency}{sign}{abs(balance):012d}"
-
-
-def _contactless(fields: Mapping[str, str]) -> bool:
-    """DE 22 `07x`: contactless chip (host-spec DE 22)."""
-    return fields.get("22", "").startswith("07")
 
 
 def _track2_expiry(track2: str) -> str:
