@@ -204,6 +204,42 @@ def test_operator_add_rules(tmp_path: Path) -> None:
     assert add("cash3", "cashier", "--operator", "cash") != 0
 
 
+def test_operator_password_from_a_prompt_on_a_terminal(tmp_path: Path) -> None:
+    """Without POSTERM_PASSWORD the password is asked on a terminal (a pty here); with
+    neither, exit 2 and a message."""
+    config = str(contract_config(tmp_path, 1))
+    bare = {k: v for k, v in rig.env().items() if k != "POSTERM_PASSWORD"}
+    command = [*rig.POSTERM, "operator", "add", "root", "--role", "admin", "--config", config]
+    done = subprocess.run(
+        command, env=bare, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "POSTERM_PASSWORD" in done.stderr
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            command, env=bare, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True,
+        )  # fmt: skip
+        os.close(slave)
+        assert proc.stderr is not None
+        prompt = b""
+        while b"Password:" not in prompt and len(prompt) < 4000:  # getpass flushes input
+            chunk = proc.stderr.read(1)
+            assert chunk, prompt
+            prompt += chunk
+        os.write(master, b"typed-pass-1\n")
+        raw_out, raw_err = proc.communicate(timeout=60)
+        out, err = raw_out.decode(), (prompt + raw_err).decode()
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["role"] == "admin" and "typed-pass-1" not in out + err
+    done = posterm("operator", "add", "sup", "--role", "supervisor", "--config", config,
+                   "--operator", "root", password="typed-pass-1")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
 # ------------------------------------------------------------------ pay: roles, errors
 @pytest.fixture
 def staffed(tmp_path: Path) -> Iterator[tuple[Path, RawHost]]:
