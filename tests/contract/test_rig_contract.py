@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -565,3 +566,43 @@ def test_bundle_writes_one_file_and_update_verify(tmp_path: Path) -> None:
     other.write_text(ECC.generate(curve="Ed25519").public_key().export_key(format="PEM"))
     done = posterm("update", "verify", str(bundle), "--pubkey", str(other))
     assert done.returncode == 1 and done.stderr.strip()
+
+
+# ------------------------------------------------------------------ [host] tls:// + pin
+class TlsHost(RawHost):
+    """RawHost behind TLS (server certificate pinned by the terminal's config)."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.context = context
+        super().__init__()
+
+    def _conn(self, conn: socket.socket) -> None:
+        try:
+            tls = self.context.wrap_socket(conn, server_side=True)
+        except (OSError, ssl.SSLError):  # a client whose pin did not match hangs up
+            conn.close()
+            return
+        super()._conn(tls)
+
+
+def test_tls_host_with_pinned_certificate(tmp_path: Path) -> None:
+    """[host] url = tls://host:port with [host].pin_sha256: a sale over TLS; a wrong pin
+    sends nothing (no reversal is owed for what never left)."""
+    from tests.terminal.test_hostmsg_tls import make_cert
+
+    cert, key, digest = make_cert(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    with TlsHost(context) as host:
+        config = provision(tmp_path / "t", host.port)
+        text = config.read_text()
+        tls_url = f'url = "tls://127.0.0.1:{host.port}"\npin_sha256 = "{digest.hex()}"'
+        config.write_text(text.replace(f'url = "tcp://127.0.0.1:{host.port}"', tls_url))
+        code, result, err = pay(config, "--type", "sale", "--amount", "650", "--pin", PIN)
+        assert code == 0 and result is not None, err
+        assert host.mtis() == ["0200"]
+        config.write_text(config.read_text().replace(digest.hex(), "00" * 32))
+        code, result, err = pay(config, "--type", "sale", "--amount", "660", "--pin", PIN)
+        assert code == 1 and result is not None, err
+        assert result["reversal_pending"] is False and host.mtis() == ["0200"]
