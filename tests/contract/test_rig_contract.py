@@ -103,6 +103,7 @@ def test_example_config_pcsc_card_sale_one_json_object(pcsc_card: str, tmp_path:
         assert "476173******0044" in result["receipt"] and PAN not in result["receipt"]
         printed = (tmp_path / "receipts.txt").read_text(encoding="utf-8")
         assert "12.50" in printed and PAN not in printed
+    assert_no_secret_on_disk(tmp_path)
 
 
 def test_printer_stdout_keeps_stdout_one_json_object(tmp_path: Path) -> None:
@@ -176,10 +177,25 @@ def test_keys_inject_tr31_b1_block_and_no_plaintext_key_on_disk(tmp_path: Path) 
     assert done.returncode != 0 and "Traceback" not in done.stderr
     done = inject(rig.tr31_block(kbpk))
     assert done.returncode == 0, done.stderr
-    for path in tmp_path.rglob("*"):
-        if path.is_file() and path != kbpk_file:
+    assert_no_secret_on_disk(tmp_path, skip=kbpk_file)
+
+
+def assert_no_secret_on_disk(directory: Path, skip: Path | None = None) -> None:
+    """No IPEK, no DUKPT key (future keys: counters 2^k and the first 32) and no full
+    TEST PAN in any file under ``directory`` (raw, or hex/ASCII)."""
+    base = bytes.fromhex(KSN)
+    ipek = rig.ipek(rig.BDK, base)
+    counters = {1 << k for k in range(21)} | set(range(1, 33))
+    secrets = [ipek] + [
+        rig.transaction_key(ipek, base[:7] + ((base[7] & 0xE0) << 16 | c).to_bytes(3, "big"))
+        for c in counters
+    ]
+    for path in directory.rglob("*"):
+        if path.is_file() and path != skip:
             data = path.read_bytes()
-            assert ipek not in data and ipek.hex().encode() not in data.lower(), path
+            assert PAN.encode() not in data, path
+            for secret in secrets:
+                assert secret not in data and secret.hex().encode() not in data.lower(), path
 
 
 # ------------------------------------------------------------------ operator add
