@@ -582,8 +582,9 @@ def test_bundle_writes_one_file_and_update_verify(tmp_path: Path) -> None:
     other.write_text(ECC.generate(curve="Ed25519").public_key().export_key(format="PEM"))
     done = posterm("update", "verify", str(bundle), "--pubkey", str(other))
     assert done.returncode == 1 and done.stderr.strip()
-    for name, data in (("garbage.ptb", b"garbage\n"), ("truncated.ptb", bundle.read_bytes()[:700])):
-        (tmp_path / name).write_bytes(data)
+    bad = {"garbage.ptb": b"garbage\n", "truncated.ptb": bundle.read_bytes()[:700]}
+    for name, content in bad.items():
+        (tmp_path / name).write_bytes(content)
         done = posterm("update", "verify", str(tmp_path / name))
         assert done.returncode == 1 and done.stderr.strip() and "Traceback" not in done.stderr
 
