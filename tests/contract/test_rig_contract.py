@@ -141,7 +141,8 @@ def test_builtin_aid_table_and_aids_override(tmp_path: Path) -> None:
 
 
 def test_merchant_profiles_first_is_default(tmp_path: Path) -> None:
-    """[[merchants]]: one or more, the first the default; --merchant picks DE 41 / 42."""
+    """[[merchants]]: one or more, the first the default; --merchant picks DE 41 / 42 for
+    `pay` and the batch for `settle`."""
     with RawHost() as host:
         config = provision(tmp_path, host.port,
                            merchants=[("Branch", "TERM0002", "MERCHANT0000002")])  # fmt: skip
@@ -153,6 +154,12 @@ def test_merchant_profiles_first_is_default(tmp_path: Path) -> None:
         assert ids == [("TERM0001", "MERCHANT0000001"), ("TERM0002", "MERCHANT0000002")]
         rows = journal(config)
         assert [r["merchant"] for r in rows] == ["Main store", "Branch"]
+        done = posterm("settle", "--config", str(config), "--operator", "admin",
+                       "--merchant", "Branch")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        settled = json.loads(done.stdout)
+        assert (settled["debit_count"], settled["debit_amount"]) == (1, 200)
+        assert host.frames[-1].mti == "0500" and host.frames[-1].doc["41"] == "TERM0002"
 
 
 # ------------------------------------------------------------------ keys inject
