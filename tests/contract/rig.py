@@ -299,6 +299,8 @@ class RawHost(Peer):
             self.rrn_base += 1
             out["37"] = str(self.rrn_base)
             out["38"] = f"A{self.rrn_base % 100000:05d}"
+        if ksn is not None:  # host-spec Security: every message but 0800/0810 carries KS
+            out["48"] = f"KS020{ksn.hex().upper()}"
         if isinstance(action, dict):
             out.update(action)
         self._send(conn, {k: v for k, v in out.items() if v is not None}, key, action)
