@@ -634,3 +634,21 @@ def test_tls_host_with_pinned_certificate(tmp_path: Path) -> None:
         code, result, err = pay(config, "--type", "sale", "--amount", "660", "--pin", PIN)
         assert code == 1 and result is not None, err
         assert result["reversal_pending"] is False and host.mtis() == ["0200"]
+
+
+def test_every_command_unreadable_config_is_exit_2(tmp_path: Path) -> None:
+    """A configuration error is exit 2 with a message naming the file, never a traceback
+    (pay's table states it; the other commands keep the same convention)."""
+    missing = str(tmp_path / "missing.toml")
+    commands = [
+        ("settle", "--operator", "admin"),
+        ("journal", "--json"),
+        ("run",),
+        ("operator", "add", "root", "--role", "admin"),
+        ("keys", "inject", "B0", "--kbpk-file", missing, "--slot", "dukpt", "--ksn", KSN),
+        ("certify", "--report", str(tmp_path / "r")),
+    ]
+    for command in commands:
+        done = posterm(*command, "--config", missing)
+        assert done.returncode == 2, (command, done.stderr)
+        assert "missing.toml" in done.stderr and "Traceback" not in done.stderr, command
