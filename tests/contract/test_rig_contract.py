@@ -473,11 +473,18 @@ def test_run_ecr_same_fields_as_pay_and_0800_sign_on(tmp_path: Path) -> None:
                            "password": rig.PASSWORD}  # fmt: skip
                 conn.sendall((json.dumps(request) + "\n").encode())
                 answer = json.loads(reader.readline())
+                void = {"type": "void", "rrn": answer["rrn"], "operator": "admin",
+                        "password": rig.PASSWORD}  # fmt: skip
+                conn.sendall((json.dumps(void) + "\n").encode())
+                voided = json.loads(reader.readline())
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=15)
-        check_result_object(answer, host.frames[-1])
+        check_result_object(answer, host.frames[-2])
         assert answer["decision"] == "approved" and answer["amount"] == 1999
+        check_result_object(voided, host.frames[-1])
+        assert voided["decision"] == "approved" and host.frames[-1].doc["3"] == "020000"
+        assert host.frames[-1].doc["37"] == answer["rrn"]
         sign_on = [f for f in host.frames if f.mti == "0800"]
         assert sign_on and sign_on[0].doc["70"] == "001"
         assert not {"48", "64", "128"} & set(sign_on[0].doc)
