@@ -68,7 +68,7 @@ def keyed(ctx: TransactionContext, ports: Ports) -> Outcome | None:
         return Outcome.terminated("keyed expiry must be YYMM")
     ports.fire(Trigger.PAN_KEYED)
     ctx.card = CardData(pan=pan, expiry=expiry or None)
-    ctx.entry_mode = entry_mode("keyed", False)
+    ctx.entry_mode = entry_mode("keyed", ports.pinpad is not None)
     ctx.pos_condition = "moto"
     return None
 
@@ -91,7 +91,7 @@ def code_entry(ctx: TransactionContext, ports: Ports) -> Outcome | None:
     if request.method == "voucher" and not request.voucher:
         return Outcome.terminated("no voucher code given")
     ports.fire(Trigger.QR_SCANNED)
-    ctx.entry_mode = entry_mode("qr", False)
+    ctx.entry_mode = entry_mode("qr", ports.pinpad is not None)
     return None
 
 

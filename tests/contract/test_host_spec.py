@@ -184,11 +184,6 @@ def test_de22_entry_mode_with_pin_capable_digit(day: Day, step: str, de22: str) 
     assert day.results[step]["entry_mode"] == de22
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEVIATION: keyed/QR entry sends third digit 2 although [devices].keypad "
-    "is configured (terminal/flows/cardless.py passes pin_capable=False)",
-)
 @pytest.mark.parametrize(("step", "de22"), [("refund", "011"), ("qr", "031")])
 def test_de22_third_digit_is_terminal_pin_capability(day: Day, step: str, de22: str) -> None:
     """host-spec DE 22: third digit `1` terminal can take a PIN, `2` cannot - a property

@@ -44,6 +44,6 @@ def test_pay_sim_card_sale_and_keyed_refund(tmp_path: Path) -> None:
         code, result, err = terminal.pay("--type", "refund", "--amount", "200", "--entry",
                                          "keyed", stdin="4761739001010010=3012\n")  # fmt: skip
         assert code == 0, err
-        assert result is not None and result["entry_mode"] == "012"
+        assert result is not None and result["entry_mode"] == "011"
         receipts = (tmp_path / "t" / "receipts.txt").read_text()
         assert "MERCHANT COPY" in receipts and "4761739001010010" not in receipts

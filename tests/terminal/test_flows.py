@@ -115,7 +115,7 @@ def test_topup_of_prepaid_keyed(r: Rig) -> None:
     assert result["decision"] == "approved", result
     assert result["balance"] == 12500
     fields = r.host.ledger.messages(mti="0200")[0]["fields"]
-    assert fields["3"] == "210000" and fields["22"] == "012" and fields["25"] == "08"
+    assert fields["3"] == "210000" and fields["22"] == "011" and fields["25"] == "08"
 
 
 def test_keyed_sale_moto(r: Rig) -> None:
@@ -126,7 +126,7 @@ def test_keyed_sale_moto(r: Rig) -> None:
         devices={"keyed_entry": lambda: "4761739001010010=3012"},
     )
     assert result["decision"] == "approved", result
-    assert result["entry_mode"] == "012" and result["cryptogram_type"] is None
+    assert result["entry_mode"] == "011" and result["cryptogram_type"] is None
 
 
 def test_keyed_bad_luhn_terminated(r: Rig) -> None:
