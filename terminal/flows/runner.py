@@ -91,7 +91,12 @@ def complete(ctx: TransactionContext, ports: Ports) -> Outcome:
     txn = online.create(ctx, ports, message, arm=False)
     fields = {**dict(message.fields), 11: txn.stan}
     ctx.txn = ports.journal.complete_offline(
-        txn.id, approved=True, advice=fields, advice_kind="completion"
+        txn.id,
+        approved=True,
+        advice=fields,
+        advice_kind="completion",
+        rrn=ctx.request.rrn,
+        auth_code=ctx.request.auth_code,
     )
     ports.fire(Trigger.GO_ONLINE)
     ports.saf.drain(force=True)

@@ -424,18 +424,23 @@ class Journal:
         advice_kind: str = "offline",
         reason: str | None = None,
         emv: Mapping[int, bytes] | None = None,
+        rrn: str | None = None,
+        auth_code: str | None = None,
     ) -> Transaction:
         """An outcome decided without the host (offline approval Y1/Y3, offline decline,
         termination). With ``advice`` the 0220 fields are queued in the same commit
-        (host-spec rule 2) — the approval and its advice exist together or not at all."""
+        (host-spec rule 2) — the approval and its advice exist together or not at all.
+        A completion passes the RRN / auth code of its pre-authorisation, which its
+        0220 and later its 0320 carry (host-spec DE 37 / 38)."""
         now = self._now()
         status = Status.APPROVED if approved else Status.DECLINED
         with self._write() as db:
             self._require(db, txn_id, (Status.PENDING,))
             db.execute(
                 "UPDATE transactions SET response_code = ?, reason = ?, offline = 1,"
+                " rrn = coalesce(?, rrn), auth_code = coalesce(?, auth_code),"
                 " updated_at = ? WHERE id = ?",
-                (response_code, reason, now, txn_id),
+                (response_code, reason, rrn, auth_code, now, txn_id),
             )
             if emv is not None:
                 db.execute(

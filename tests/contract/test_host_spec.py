@@ -650,11 +650,6 @@ def test_settle_killed_while_0500_in_flight_closes_on_rerun(tmp_path: Path) -> N
         assert host.frames[-1].de48()["BN"] == "000002"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEVIATION: the completion's journal row keeps no RRN / auth code (0230 carries "
-    "none), so its 0320 omits DE 37 / 38 it had sent in the 0220 (terminal/flows/runner.py)",
-)
 def test_completion_upload_echoes_the_rrn_and_auth_code_it_carried(day: Day) -> None:
     """DE 37 / 38 'echoed in ... completion, ... upload': the completion's 0320 carries
     the RRN / auth code its 0220 carried."""

@@ -356,11 +356,6 @@ def test_terminated_exit_1_nulls_and_reversal_pending(tmp_path: Path) -> None:
         assert (result["rrn"], result["auth_code"], result["response_code"]) == (None,) * 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEVIATION: completion result has rrn/auth_code null although DE 37/38 of the "
-    "pre-authorisation were sent (terminal/flows result object)",
-)
 def test_completion_reports_the_rrn_and_auth_code_it_sent(tmp_path: Path) -> None:
     """`rrn`, `auth_code`: as sent or received (null only when none)."""
     with RawHost() as host:
