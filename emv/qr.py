@@ -46,8 +46,15 @@ class QrError(EmvError):
 @dataclass(frozen=True, slots=True)
 class QrPayload:
     mode: str  # "mpm" or "cpm"
-    crc_ok: bool | None  # None for CPM, which carries no CRC
+    # True once the payload passed its integrity check: the CRC for MPM; CPM carries
+    # no CRC, so for it True means the base64 and BER-TLV decoded cleanly.
+    crc_ok: bool
     fields: dict[str, QrValue]
+
+
+# CPM objects that carry the PAN or track data: shown masked, first 6 / last 4 digits
+# of the PAN, as everywhere else posterm prints card data.
+_SENSITIVE_CPM_TAGS = frozenset({0x5A, 0x57, 0x9F6B, 0x56, 0x9F1F, 0x9F20})
 
 
 def crc16_ccitt_false(data: bytes) -> int:
@@ -124,11 +131,25 @@ def decode_mpm(payload: str) -> QrPayload:
     return QrPayload("mpm", True, fields)
 
 
+def _masked_hex(value: bytes) -> str:
+    """PAN / track 2 digits kept to first 6 and last 4; anything else hidden."""
+    digits = value.hex().upper()
+    pan = digits.split("D", 1)[0].rstrip("F")
+    if 12 <= len(pan) <= 19 and pan.isdigit():
+        return pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
+    return "*" * len(digits)
+
+
 def _tlv_fields(items: list[Tlv]) -> dict[str, QrValue]:
     out: dict[str, QrValue] = {}
     for item in items:
         key = f"{item.tag:X}"
-        out[key] = _tlv_fields(list(item.children)) if item.children else item.value.hex().upper()
+        if item.children:
+            out[key] = _tlv_fields(list(item.children))
+        elif item.tag in _SENSITIVE_CPM_TAGS:
+            out[key] = _masked_hex(item.value)
+        else:
+            out[key] = item.value.hex().upper()
     return out
 
 
@@ -148,7 +169,7 @@ def decode_cpm(payload: str) -> QrPayload:
         raise QrError("payload format indicator must be CPV01", 0, "85")
     if not any(item.tag == 0x61 for item in items):
         raise QrError("no application template (tag 61)", None, "61")
-    return QrPayload("cpm", None, _tlv_fields(items))
+    return QrPayload("cpm", True, _tlv_fields(items))
 
 
 def decode_qr(payload: str) -> QrPayload:

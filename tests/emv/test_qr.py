@@ -106,8 +106,23 @@ def test_consumer_presented_payload() -> None:
     ]
     payload = decode_cpm(base64.b64encode(encode(tree)).decode())
     assert payload.mode == "cpm"
-    assert payload.crc_ok is None
+    assert payload.crc_ok is True  # no CRC in CPM: base64 and BER-TLV decoded cleanly
     assert payload.fields["61"] == {"4F": "A0000000031010", "50": "56495341"}
+
+
+def test_consumer_presented_card_data_is_masked() -> None:
+    """A CPM code carries the PAN (5A) and track 2 (57): shown first 6 / last 4 only."""
+    pan = bytes.fromhex("4761739001010010")
+    track2 = bytes.fromhex("4761739001010010D30122011234567890")
+    tree = [
+        Tlv(0x85, b"CPV01"),
+        Tlv(0x61, b"", (Tlv(0x4F, bytes.fromhex("A0000000031010")), Tlv(0x5A, pan))),
+        Tlv(0x62, b"", (Tlv(0x57, track2),)),
+    ]
+    payload = decode_cpm(base64.b64encode(encode(tree)).decode())
+    assert payload.fields["61"]["5A"] == "476173******0010"  # type: ignore[index]
+    assert payload.fields["62"]["57"] == "476173******0010"  # type: ignore[index]
+    assert "4761739001010010" not in repr(payload)
 
 
 def test_cpm_without_indicator_is_refused() -> None:
