@@ -97,7 +97,12 @@ def online_only(ctx: TransactionContext) -> bool:
 
 
 def terminal_action_analysis(ctx: TransactionContext) -> CryptogramType:
-    """# EMV 4.4 Book 3, 10.7 Terminal Action Analysis: the cryptogram to ask for."""
+    """# EMV 4.4 Book 3, 10.7 Terminal Action Analysis: the cryptogram to ask for.
+
+    ``txn.request_aac`` (refund) asks for an AAC whatever the TVR: the card's decline
+    is the data the refund request carries online, never an approval."""
+    if ctx.txn.request_aac:
+        return CryptogramType.AAC
     tac_denial, iac_denial, tac_online, iac_online, tac_default, iac_default = _action_codes(ctx)
     tvr = int(ctx.tvr)
     if _hits(tvr, tac_denial, iac_denial):

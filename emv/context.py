@@ -54,6 +54,10 @@ class TransactionInput:
     force_online: bool = False  # merchant forced online (TVR byte 4 b4)
     cash: bool = False  # cash disbursement (for AUC and CVM conditions)
     pos_entry_mode: int = 0x05  # 9F39: 05 chip
+    # Ask for an AAC at the first GENERATE AC whatever the TVR says: refunds, which
+    # Book 4 leaves to the payment systems, whose rules have the card decline offline
+    # and the acquirer take the refund online with that AAC's data.
+    request_aac: bool = False
 
     def __post_init__(self) -> None:
         # Caller errors, caught before any card is touched (n 12 amounts, 9F37 b4).

@@ -64,6 +64,20 @@ def test_terminal_action_analysis(
     assert terminal_action_analysis(taa_context(tvr, terminal_type, iacs)) is expected
 
 
+@pytest.mark.parametrize(
+    "tvr, terminal_type",
+    [(TVR(0), 0x22), (TVR.NEW_CARD, 0x22), (TVR(0), 0x21), (TVR(0), 0x23)],
+)
+def test_request_aac_asks_aac_whatever_the_tvr(tvr: TVR, terminal_type: int) -> None:
+    """TransactionInput.request_aac (refund): AAC even where the TVR and action codes
+    would give TC (offline) or ARQC (online-only terminal, TAC-Online hit)."""
+    ctx = taa_context(tvr, terminal_type)
+    ctx.txn = dataclasses.replace(ctx.txn, request_aac=True)
+    assert terminal_action_analysis(ctx) is CryptogramType.AAC
+    ctx.txn = dataclasses.replace(ctx.txn, request_aac=False)
+    assert terminal_action_analysis(ctx) is not CryptogramType.AAC
+
+
 def test_default_action_analysis_when_unable_to_go_online() -> None:
     ctx = taa_context(TVR.FLOOR_LIMIT_EXCEEDED, iacs={0x9F0D: bytes(5)})
     assert (
@@ -121,6 +135,31 @@ def test_card_answering_higher_than_requested_is_not_accepted() -> None:
         t(0x77, t(0x9F27, b"\x40"), t(0x9F36, b"\x00\x01"), t(0x9F26, bytes(8))) + b"\x90\x00"
     )  # type: ignore[method-assign]
     result, _ = run(card)  # terminal asks ARQC (ODA not performed hits TAC online)
+    assert result.reason is TerminationReason.NOT_ACCEPTED
+
+
+def test_refund_request_aac_card_declines_offline_without_going_online() -> None:
+    """request_aac: first GENERATE AC P1 asks AAC (no CDA), the card returns AAC, the
+    kernel ends DECLINED_OFFLINE with that AAC's data as DE 55 and never calls go_online."""
+    card = FakeCard()  # would answer ARQC to an ARQC request
+    result, callbacks = run(card, transaction_type=0x20, request_aac=True)
+    assert result.decision is Decision.DECLINED_OFFLINE and not callbacks.requests
+    genacs = [apdu for apdu in card.sent if apdu[1] == 0xAE]
+    assert len(genacs) == 1 and genacs[0][2] == 0x00  # AAC, no CDA bit
+    assert result.cryptogram_type == "AAC"
+    assert result.de55_tags[0x9F27] == b"\x00" and result.de55_tags[0x9C] == b"\x20"
+    assert result.de55_tags[0x9F26] == bytes.fromhex("1122334455667788")
+
+
+@pytest.mark.parametrize("cid", [0x40, 0x80])
+def test_card_answering_tc_or_arqc_to_an_aac_request_is_not_accepted(cid: int) -> None:
+    """Book 3, 9.3 (Table 14): a card may not answer above the cryptogram asked for."""
+    card = FakeCard()
+    card.genac_response = lambda apdu: (
+        t(0x77, t(0x9F27, bytes((cid,))), t(0x9F36, b"\x00\x01"), t(0x9F26, bytes(8))) + b"\x90\x00"
+    )  # type: ignore[method-assign]
+    result, callbacks = run(card, request_aac=True)
+    assert result.decision is Decision.TERMINATED and not callbacks.requests
     assert result.reason is TerminationReason.NOT_ACCEPTED
 
 
