@@ -108,7 +108,13 @@ def transaction_input(ctx: TransactionContext, ports: Ports, counter: int) -> Tr
         random_selection=1 + ports.random(1)[0] % 99,
         transaction_type=EMV_TYPES.get(ctx.request.type, TransactionType.PURCHASE),
         sequence_counter=counter,
+        # Balance and top-up go online like a sale (EMV Book 3, 10.6: merchant forced
+        # online, TVR byte 4 b4, which every TAC-Online of terminal/data/aids.toml holds).
+        force_online=ctx.request.type in ("balance", "topup"),
         pos_entry_mode=0x07 if ctx.request.method == "contactless" else 0x05,
+        # Refund: AAC at the first GENERATE AC, sent online (scheme rules; Book 4 leaves
+        # refunds to the payment systems).
+        request_aac=ctx.request.type == "refund",
     )
 
 
@@ -278,8 +284,9 @@ def _run_kernel(
 
 
 def emv_payment(ctx: TransactionContext, ports: Ports) -> Outcome:
-    """Sale / pre-authorisation with the kernel deciding (EMV Book 3, 10; contactless:
-    EMV Book B Entry Point and kernels C-2 / C-3)."""
+    """Sale, pre-authorisation, balance and top-up with the kernel deciding (EMV Book 3,
+    10; contactless: EMV Book B Entry Point and kernels C-2 / C-3); a refund asks the
+    card for an AAC and goes online with it (:func:`_refund`)."""
     contactless = ctx.request.method == "contactless"
     transport = open_session(ports, contactless)
     if transport is None:
@@ -294,8 +301,31 @@ def emv_payment(ctx: TransactionContext, ports: Ports) -> Outcome:
     ctx.cvm = cvm_outcome(result.cvm_results)
     if ctx.card is None:
         ctx.card = card_from_emv(emv)
+    if ctx.request.type == "refund" and result.decision is not Decision.TERMINATED:
+        return _refund(ctx, ports, callbacks, result)
     ports.fire(Trigger.CARD_DECIDED)
     return _record(ctx, ports, callbacks, result)
+
+
+def _refund(
+    ctx: TransactionContext, ports: Ports, callbacks: FlowCallbacks, result: KernelResult
+) -> Outcome:
+    """Refund by chip: the card's AAC (``TransactionInput.request_aac``) is the card data
+    captured; the 0200 200000 carries that AAC's DE 55 and the host alone decides."""
+    if result.decision is not Decision.DECLINED_OFFLINE or result.cryptogram_type != "AAC":
+        ports.fire(Trigger.CARD_DECIDED)
+        return _terminate(ctx, ports, "card error (no AAC to the refund's AAC request)")
+    if ctx.card is None:
+        ports.fire(Trigger.CARD_DECIDED)
+        return _terminate(ctx, ports, "card gave no PAN")
+    # The card's list may have asked for online PIN (Book 3, 10.5): the block goes with
+    # the refund under the DUKPT session that MACs it, as on a sale.
+    pin = callbacks.emv.online_pin
+    pin_block = pin.online_block if pin is not None and pin.online_block else None
+    message = online.build_request(ctx, ports, icc=result.de55, pin_block=pin_block)
+    session = callbacks.session if pin_block else None
+    sent = online.send(ctx, ports, message, session=session, emv=dict(result.de55_tags))
+    return online.host_decision(ctx, ports, sent)
 
 
 def _record(
@@ -373,8 +403,9 @@ def _terminate(ctx: TransactionContext, ports: Ports, reason: str) -> Outcome:
 
 
 def read_card(ctx: TransactionContext, ports: Ports) -> Outcome | None:
-    """Card data capture for refund, balance and top-up: application selection, GPO and
-    READ RECORD only (EMV Book 3, 10.1-10.2) - the authorisation is the host's alone."""
+    """Card data capture for a contactless refund, balance and top-up: application
+    selection, GPO and READ RECORD only (EMV Book 3, 10.1-10.2) - the authorisation is
+    the host's alone and no DE 55 goes (docs/flows.md)."""
     contactless = ctx.request.method == "contactless"
     transport = open_session(ports, contactless)
     if transport is None:

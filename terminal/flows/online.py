@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from terminal.flows.context import TransactionContext
+from terminal.flows.context import Outcome, TransactionContext
 from terminal.flows.ports import Ports
 from terminal.hostmsg import builders
 from terminal.hostmsg.builders import Acceptor
 from terminal.hostmsg.client import NoValidResponse, Response
 from terminal.hostmsg.keysource import KeySession
 from terminal.hostmsg.message import Message
+from terminal.hostmsg.spec import response_text
 from terminal.journal import NewTransaction, Transaction, TxnType
 from terminal.machine import Trigger
 
@@ -148,6 +149,23 @@ def send(
         final=final or not outcome.approved,
     )
     return outcome
+
+
+def host_decision(
+    ctx: TransactionContext, ports: Ports, outcome: Response | NoValidResponse
+) -> Outcome:
+    """The flow's outcome when the host's answer is final (no card to ask again)."""
+    if isinstance(outcome, NoValidResponse):
+        if outcome.sent:
+            return Outcome.terminated(
+                f"no valid response from host ({outcome.reason}); reversal stored"
+            )
+        assert ctx.txn is not None
+        ctx.txn = ports.journal.terminate(ctx.txn.id, f"host unreachable ({outcome.reason})")
+        return Outcome.terminated(f"host unreachable ({outcome.reason})")
+    if outcome.approved:
+        return Outcome.approved()
+    return Outcome.declined(response_text(outcome.code))
 
 
 def parse_balance(de54: str | None) -> int | None:

@@ -14,8 +14,6 @@ from terminal.flows import cardless, online
 from terminal.flows.context import AMOUNT_REQUIRED, Outcome, TransactionContext, TxnRequest
 from terminal.flows.ports import Ports
 from terminal.flows.receipt import print_receipt
-from terminal.hostmsg.client import NoValidResponse
-from terminal.hostmsg.spec import response_text
 from terminal.machine import State, Trigger
 
 Step = Callable[[TransactionContext, Ports], Outcome | None]
@@ -30,6 +28,11 @@ def check_amount(ctx: TransactionContext, ports: Ports) -> Outcome | None:
     ctx.amount = amount or 0
     ports.fire(Trigger.AMOUNT_ENTERED)
     return None
+
+
+# Contactless refund, balance and top-up only read the card (docs/flows.md): Kernel 3
+# cards decide at GPO, so there is no first GENERATE AC to ask an AAC or ARQC of.
+CONTACTLESS_READ_ONLY = frozenset({"refund", "balance", "topup"})
 
 
 def capture(ctx: TransactionContext, ports: Ports) -> Outcome | None:
@@ -47,9 +50,12 @@ def capture(ctx: TransactionContext, ports: Ports) -> Outcome | None:
 
 
 def pay(ctx: TransactionContext, ports: Ports) -> Outcome | None:
-    """Sale / pre-auth: the EMV kernel for chip, the host alone otherwise; a chip failure
-    with fallback allowed continues with a swipe (DE 22 80) when a reader is fitted."""
+    """Sale, pre-auth, refund, balance, top-up: the EMV kernel for chip, the host alone
+    otherwise; a chip failure with fallback allowed continues with a swipe (DE 22 80)
+    when a reader is fitted."""
     method = ctx.request.method
+    if method == "contactless" and ctx.request.type in CONTACTLESS_READ_ONLY:
+        return capture(ctx, ports)
     if method in ("chip", "contactless"):
         from terminal.flows import chip
 
@@ -70,18 +76,7 @@ def authorise(ctx: TransactionContext, ports: Ports) -> Outcome:
     if ctx.request.type == "completion":
         return complete(ctx, ports)
     message = online.build_request(ctx, ports)
-    outcome = online.send(ctx, ports, message)
-    if isinstance(outcome, NoValidResponse):
-        if outcome.sent:
-            return Outcome.terminated(
-                f"no valid response from host ({outcome.reason}); reversal stored"
-            )
-        assert ctx.txn is not None
-        ctx.txn = ports.journal.terminate(ctx.txn.id, f"host unreachable ({outcome.reason})")
-        return Outcome.terminated(f"host unreachable ({outcome.reason})")
-    if outcome.approved:
-        return Outcome.approved()
-    return Outcome.declined(response_text(outcome.code))
+    return online.host_decision(ctx, ports, online.send(ctx, ports, message))
 
 
 def complete(ctx: TransactionContext, ports: Ports) -> Outcome:
@@ -113,18 +108,15 @@ def advice_code(ports: Ports, txn_id: int) -> str | None:
     return ports.journal.advice_response(txn_id)
 
 
-def _pay_then_authorise(ctx: TransactionContext, ports: Ports) -> Outcome | None:
-    if ctx.request.method in ("chip", "contactless"):
-        return None  # the kernel already decided inside ``pay``
-    return authorise(ctx, ports)
-
-
+# ``pay`` ends a chip transaction itself (the kernel decides, or the refund's AAC goes
+# online); ``authorise`` runs only after card data capture (swipe, keyed, QR, voucher,
+# contactless refund / balance / top-up, fallback).
 FLOWS: dict[str, tuple[Step, ...]] = {
-    "sale": (check_amount, pay, _pay_then_authorise),
-    "preauth": (check_amount, pay, _pay_then_authorise),
-    "refund": (check_amount, capture, authorise),
-    "balance": (check_amount, capture, authorise),
-    "topup": (check_amount, capture, authorise),
+    "sale": (check_amount, pay, authorise),
+    "preauth": (check_amount, pay, authorise),
+    "refund": (check_amount, pay, authorise),
+    "balance": (check_amount, pay, authorise),
+    "topup": (check_amount, pay, authorise),
     "void": (check_amount, cardless.find_original, authorise),
     "completion": (check_amount, cardless.find_original, authorise),
 }

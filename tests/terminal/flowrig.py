@@ -43,10 +43,13 @@ class Rig:
 
 
 @contextmanager
-def rig(directory: Path, **host_rules: Any) -> Iterator[Rig]:
-    with HostSimulator(
-        rules_from_dict(demo_rules(**host_rules)), directory / "ledger.db", BDK
-    ) as host:
+def rig(
+    directory: Path, *, cards: list[dict[str, Any]] | None = None, **host_rules: Any
+) -> Iterator[Rig]:
+    """``cards``: host card rules put before the demo's (an exact PAN rule wins)."""
+    rules = demo_rules(**host_rules)
+    rules["cards"] = [*(cards or []), *rules["cards"]]
+    with HostSimulator(rules_from_dict(rules), directory / "ledger.db", BDK) as host:
         config_path = write_config(directory / "terminal", host.port, response_timeout=1.0)
         inject_dukpt(config_path)
         add_admin(config_path, "admin", DEMO_PASSWORD)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from emv.tlv import decode
 from hal.events import Key
 from sim.devices import SimKeypad, SimMagstripe
 from terminal.flows import TxnRequest, result_object, run_flow
@@ -18,6 +19,11 @@ from terminal.journal import Journal, Status
 from tests.terminal.flowrig import Rig, rig
 
 PAN = "4761739001010044"  # visa-online-pin TEST card
+# host-spec DE 55: the tags every request carries at least.
+REQUIRED_55 = (
+    0x9F26, 0x9F27, 0x9F10, 0x9F37, 0x9F36, 0x95, 0x9A, 0x9C, 0x9F02, 0x5F2A, 0x82,
+    0x9F1A, 0x9F34, 0x9F33, 0x9F35, 0x9F1E, 0x84, 0x9F09, 0x9F03,
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -64,10 +70,40 @@ def test_host_decline(r: Rig) -> None:
     assert "DECLINED" in result["receipt"]
 
 
+def icc(fields: dict[str, str]) -> dict[int, bytes]:
+    """The request's DE 55 as tag -> value (the ledger keeps it as JSON of hex)."""
+    raw = fields["55"]
+    if raw.startswith("{"):
+        import json
+
+        return {int(tag, 16): bytes.fromhex(value) for tag, value in json.loads(raw).items()}
+    return {item.tag: item.value for item in decode(bytes.fromhex(raw))}
+
+
+def chip_request(r: Rig, pcode: str) -> dict[str, str]:
+    """The one 0200 of processing code ``pcode``, checked for the host-spec DE 55 set."""
+    (request,) = [
+        m["fields"]
+        for m in r.host.ledger.messages(mti="0200")
+        if m["direction"] == "in" and m["fields"]["3"] == pcode
+    ]
+    assert request["22"] == "051"
+    data = icc(request)
+    assert [hex(tag) for tag in REQUIRED_55 if tag not in data] == []
+    return request
+
+
 def test_refund_and_void_of_sale(r: Rig) -> None:
     sale = r.pay(type="sale", amount=2000, entry="chip")
     refund = r.pay(type="refund", amount=500, entry="chip")
     assert refund["decision"] == "approved", refund
+    # The card was asked for an AAC and the refund went online with it (EMV scheme rules).
+    assert refund["cryptogram_type"] == "AAC" and refund["response_code"] == "00"
+    data = icc(chip_request(r, "200000"))
+    assert data[0x9F27][0] & 0xC0 == 0x00 and data[0x9C] == b"\x20"
+    assert data[0x9F02] == bytes.fromhex("000000000500")
+    assert "52" in chip_request(r, "200000")  # the card's CVM list asks online PIN
+    assert [m["mti"] for m in r.host.ledger.messages() if m["direction"] == "in"][1] == "0200"
     assert r.host.ledger.net_amount(pan=PAN) == 1500
     void = r.pay(type="void", rrn=sale["rrn"])
     assert void["decision"] == "approved", void
@@ -102,7 +138,55 @@ def test_balance_inquiry(r: Rig) -> None:
     result = r.pay(type="balance", entry="chip")
     assert result["decision"] == "approved", result
     assert result["balance"] == 500000  # the credit card's limit (docs/sim-host.md)
+    assert result["cryptogram_type"] == "TC"  # ARQC online, TC at the second GENERATE AC
+    data = icc(chip_request(r, "310000"))
+    assert data[0x9F27][0] & 0xC0 == 0x80 and data[0x9C] == b"\x31"
+    assert data[0x9F02] == bytes(6)
     assert r.host.ledger.messages(mti="0200")[0]["fields"]["3"] == "310000"
+    assert r.host.ledger.messages(mti="0220") == []  # not an offline approval
+
+
+def test_refund_card_answering_above_aac_is_terminated(
+    r: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A card answering the refund's AAC request with an ARQC is a card error (Book 3,
+    9.3): terminated, nothing sent. The card here sees P1 ARQC where the terminal sent
+    AAC, as a card ignoring P1 would."""
+    from terminal.flows import chip
+
+    real_open = chip.open_session
+
+    class IgnoresP1:
+        def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+            self.inner = inner
+
+        def transmit(self, apdu: bytes) -> bytes:
+            if apdu[:3] == b"\x80\xae\x00":
+                apdu = b"\x80\xae\x80" + apdu[3:]
+            return self.inner.transmit(apdu)
+
+    def wrapped(ports, contactless):  # type: ignore[no-untyped-def]
+        session = real_open(ports, contactless)
+        return None if session is None else IgnoresP1(session)
+
+    monkeypatch.setattr(chip, "open_session", wrapped)
+    result = r.pay(type="refund", amount=500, entry="chip")
+    assert result["decision"] == "terminated" and result["reason"] == "not accepted", result
+    assert r.host.ledger.messages(mti="0200") == []
+
+
+def test_topup_by_chip_goes_online_with_the_arqc(tmp_path: Path) -> None:
+    """Top-up (9C 28 in this code, DE 3 210000): the full kernel like a sale - ARQC
+    online, the host's DE 54 balance in the result, TC at the second GENERATE AC."""
+    with rig(tmp_path, cards=[{"pan": PAN, "pin": "1234", "balance": 10000}]) as prepaid:
+        result = prepaid.pay(type="topup", amount=2500, entry="chip")
+        assert result["decision"] == "approved", result
+        assert result["balance"] == 12500 and result["cryptogram_type"] == "TC"
+        data = icc(chip_request(prepaid, "210000"))
+        assert data[0x9F27][0] & 0xC0 == 0x80 and data[0x9C] == b"\x28"
+        assert data[0x9F02] == bytes.fromhex("000000002500")
+        balance = prepaid.pay(type="balance", entry="chip")
+        assert balance["decision"] == "approved" and balance["balance"] == 12500
 
 
 def test_topup_of_prepaid_keyed(r: Rig) -> None:
