@@ -146,6 +146,23 @@ def test_balance_inquiry(r: Rig) -> None:
     assert r.host.ledger.messages(mti="0220") == []  # not an offline approval
 
 
+def test_chip_refund_host_decline_and_no_response(r: Rig) -> None:
+    """The host alone decides a chip refund: its decline stands (the card's AAC is not
+    a decline); no valid response to the refund's 0200 stores a reversal (rule 1)."""
+    r.host.faults.declines = True
+    declined = r.pay(type="refund", amount=400, entry="chip")
+    assert declined["decision"] == "declined" and declined["response_code"] == "05", declined
+    r.host.faults.declines = False
+    r.host.faults.next("never", mti="0200")
+    lost = r.pay(type="refund", amount=300, entry="chip")
+    assert lost["decision"] == "terminated" and lost["reversal_pending"] is True, lost
+    assert "reversal stored" in lost["reason"]
+    nxt = r.pay(type="balance", entry="chip")
+    assert nxt["decision"] == "approved" and nxt["reversal_pending"] is False
+    assert r.host.ledger.messages(mti="0400")
+    assert r.host.ledger.net_amount(pan=PAN) == 0
+
+
 def test_refund_card_answering_above_aac_is_terminated(
     r: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
