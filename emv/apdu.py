@@ -38,8 +38,18 @@ class Response:
         return self.sw >> 8
 
 
+class CommandDataTooLong(EmvError):
+    """Command data (a card's DOL asking for it) over a short APDU's 255 bytes."""
+
+
+# ISO/IEC 7816-4 short Lc: 1..255 bytes of command data (EMV uses short APDUs only).
+MAX_COMMAND_DATA = 255
+
+
 def _case(cla: int, ins: int, p1: int, p2: int, data: bytes = b"", le: bool = True) -> bytes:
     out = bytes((cla, ins, p1, p2))
+    if len(data) > MAX_COMMAND_DATA:
+        raise CommandDataTooLong(f"INS {ins:02X}: {len(data)} bytes of command data")
     if data:
         out += bytes((len(data),)) + data
     if le:

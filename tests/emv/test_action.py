@@ -163,6 +163,17 @@ def test_card_answering_tc_or_arqc_to_an_aac_request_is_not_accepted(cid: int) -
     assert result.reason is TerminationReason.NOT_ACCEPTED
 
 
+def test_cdol_asking_more_than_a_short_apdu_carries_terminates() -> None:
+    """A CDOL1 whose data exceeds a short APDU's 255 bytes (ISO/IEC 7816-4 Lc) ends
+    the transaction as a card error, not an exception (found by the kernel fuzz)."""
+    card = FakeCard()
+    card.cdol1 = lambda: bytes.fromhex("9F0281FF9F0306")  # type: ignore[method-assign]
+    result, callbacks = run(card)
+    assert result.decision is Decision.TERMINATED and not callbacks.requests
+    assert result.reason is TerminationReason.CARD_ERROR
+    assert not [apdu for apdu in card.sent if apdu[1] == 0xAE]
+
+
 def test_online_approved_then_card_tc() -> None:
     result, callbacks = run(FakeCard())
     assert result.decision is Decision.APPROVED_ONLINE
