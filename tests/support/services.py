@@ -128,3 +128,32 @@ def vpcd_lock() -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def wait_until_reader_empty(reader: str, timeout: float = 3.0) -> bool:
+    """Block until pcscd reports no card in ``reader`` (or ``timeout`` passes).
+
+    vpcd polls its card about every 400 ms: a new virtual card that connects before
+    pcscd saw the previous one leave is never powered (no insertion event), so each
+    test that used vpcd hands the reader on empty.
+    """
+    from smartcard import scard
+
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        return False
+    try:
+        states = [(reader, scard.SCARD_STATE_UNAWARE)]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            hresult, new_states = scard.SCardGetStatusChange(context, 200, states)
+            if hresult not in (scard.SCARD_S_SUCCESS, scard.SCARD_E_TIMEOUT):
+                return False
+            if hresult == scard.SCARD_S_SUCCESS:
+                name, event, _atr = new_states[0]
+                if event & scard.SCARD_STATE_EMPTY:
+                    return True
+                states = [(name, event & ~scard.SCARD_STATE_CHANGED)]
+        return False
+    finally:
+        scard.SCardReleaseContext(context)
