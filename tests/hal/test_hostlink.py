@@ -3,8 +3,6 @@ against a self-signed certificate made in the test, and serial over a real pty."
 
 from __future__ import annotations
 
-import datetime
-import hashlib
 import socket
 import ssl
 import threading
@@ -13,10 +11,6 @@ from pathlib import Path
 
 import pytest
 import serial
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -33,6 +27,7 @@ from hal.hostlink import (
     encode_frame,
 )
 from hal.registry import open_device
+from tests.support.certs import self_signed_cert
 
 
 @given(st.lists(st.binary(max_size=MAX_FRAME), max_size=5), st.integers(1, 50))
@@ -158,32 +153,7 @@ def test_refused() -> None:
         TcpHostLink("127.0.0.1", port).connect(1)
 
 
-def make_cert(tmp_path: Path) -> tuple[Path, Path, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "acquirer.test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("acquirer.test")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    pin = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-    return cert_path, key_path, pin
+make_cert = self_signed_cert  # other test modules import it from here
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import socket
 import ssl
 import struct
@@ -11,46 +10,18 @@ import threading
 from pathlib import Path
 
 import iso8583
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from iso8583 import specs
 
 from terminal.hostmsg import Acceptor, HostClient, HostClientSettings, network_management
 from terminal.hostmsg.client import NoValidResponse, Response
+from tests.support.certs import self_signed_cert
 
 WHEN = dt.datetime(2026, 11, 25, 9, 30, 15)
 
 
 def make_cert(tmp_path: Path) -> tuple[Path, Path, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "posterm test host")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return (
-        cert_path,
-        key_path,
-        hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest(),
-    )
+    cert_path, key_path, pin = self_signed_cert(tmp_path, "posterm test host")
+    return cert_path, key_path, bytes.fromhex(pin)
 
 
 def serve_once(listener: socket.socket, context: ssl.SSLContext) -> None:
