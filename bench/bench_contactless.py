@@ -20,7 +20,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from bench.common import Result, fmt_time
+from bench.common import RecordingTransport, ReplayTransport, Result, fmt_time
 from emv.callbacks import (
     DefaultCallbacks,
     OnlineRequest,
@@ -71,41 +71,17 @@ class _Callbacks(DefaultCallbacks):
         return OnlineResponse(True, b"00")
 
 
-class _Recorder:
-    def __init__(self, card: object) -> None:
-        self.card = card
-        self.exchanges: list[tuple[bytes, bytes]] = []
-
-    def transmit(self, apdu: bytes) -> bytes:
-        response: bytes = self.card.transmit(apdu)  # type: ignore[attr-defined]
-        self.exchanges.append((apdu, response))
-        return response
-
-
-class _Replay:
-    def __init__(self, exchanges: list[tuple[bytes, bytes]]) -> None:
-        self.exchanges = exchanges
-        self.position = 0
-
-    def transmit(self, apdu: bytes) -> bytes:
-        expected, response = self.exchanges[self.position]
-        if apdu != expected:
-            raise AssertionError(f"replay diverged at exchange {self.position}")
-        self.position += 1
-        return response
-
-
 def _case(profile: str, config: ContactlessConfig, repeat: int) -> Result:
     from sim.card import VirtualCard, load_profile
 
     callbacks = _Callbacks()
-    recorder = _Recorder(VirtualCard(load_profile(profile)))
+    recorder = RecordingTransport(VirtualCard(load_profile(profile)))
     first = run_contactless(recorder, config, callbacks, TXN)
     if first.outcome.outcome is not OutcomeKind.ONLINE_REQUEST or not first.approved:
         raise RuntimeError(f"benchmark tap did not go online: {first.outcome}")
     samples = []
     for index in range(repeat + 10):
-        transport = _Replay(recorder.exchanges)
+        transport = ReplayTransport(recorder.exchanges)
         start = time.process_time()
         result = run_contactless(transport, config, callbacks, TXN)
         if index >= 10:

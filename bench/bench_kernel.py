@@ -21,7 +21,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from bench.common import Result, fmt_time
+from bench.common import RecordingTransport, ReplayTransport, Result, fmt_time
 from emv.callbacks import (
     DefaultCallbacks,
     OnlineRequest,
@@ -74,33 +74,6 @@ class _Callbacks(DefaultCallbacks):
         return OnlineResponse(True, b"00")
 
 
-class _Recorder:
-    def __init__(self, card: object) -> None:
-        self.card = card
-        self.exchanges: list[tuple[bytes, bytes]] = []
-        self.card_cpu = 0.0
-
-    def transmit(self, apdu: bytes) -> bytes:
-        start = time.process_time()
-        response: bytes = self.card.transmit(apdu)  # type: ignore[attr-defined]
-        self.card_cpu += time.process_time() - start
-        self.exchanges.append((apdu, response))
-        return response
-
-
-class _Replay:
-    def __init__(self, exchanges: list[tuple[bytes, bytes]]) -> None:
-        self.exchanges = exchanges
-        self.position = 0
-
-    def transmit(self, apdu: bytes) -> bytes:
-        expected, response = self.exchanges[self.position]
-        if apdu != expected:
-            raise AssertionError(f"replay diverged at exchange {self.position}")
-        self.position += 1
-        return response
-
-
 def _live_card() -> object:
     from sim.card import VirtualCard, load_profile
 
@@ -110,7 +83,7 @@ def _live_card() -> object:
 def run(quick: bool) -> list[Result]:
     config = _config()
     callbacks = _Callbacks()
-    recorder = _Recorder(_live_card())
+    recorder = RecordingTransport(_live_card())
     first = run_transaction(recorder, config, callbacks, TXN)
     genacs = [apdu for apdu, _ in recorder.exchanges if apdu[1] == 0xAE]
     online_pin = first.cvm_results[0] & 0x3F == 0x02  # Book 3, C3: enciphered PIN online
@@ -122,16 +95,16 @@ def run(quick: bool) -> list[Result]:
     repeat = 40 if quick else 300
     replayed = []
     for _ in range(10):
-        run_transaction(_Replay(recorder.exchanges), config, callbacks, TXN)
+        run_transaction(ReplayTransport(recorder.exchanges), config, callbacks, TXN)
     for _ in range(repeat):
-        transport = _Replay(recorder.exchanges)
+        transport = ReplayTransport(recorder.exchanges)
         start = time.process_time()
         result = run_transaction(transport, config, callbacks, TXN)
         replayed.append(time.process_time() - start)
         assert result.decision is Decision.APPROVED_ONLINE
     subtracted = []
     for _ in range(max(10, repeat // 5)):
-        live = _Recorder(_live_card())
+        live = RecordingTransport(_live_card())
         start = time.process_time()
         run_transaction(live, config, callbacks, TXN)
         subtracted.append(time.process_time() - start - live.card_cpu)

@@ -51,3 +51,35 @@ def fmt_time(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds:.2f} s"
+
+
+class RecordingTransport:
+    """Passes APDUs to a live card and records each exchange (and the card's CPU time),
+    so a benchmark can replay the session and time the terminal side alone."""
+
+    def __init__(self, card: object) -> None:
+        self.card = card
+        self.exchanges: list[tuple[bytes, bytes]] = []
+        self.card_cpu = 0.0
+
+    def transmit(self, apdu: bytes) -> bytes:
+        start = time.process_time()
+        response: bytes = self.card.transmit(apdu)  # type: ignore[attr-defined]
+        self.card_cpu += time.process_time() - start
+        self.exchanges.append((apdu, response))
+        return response
+
+
+class ReplayTransport:
+    """Answers a recorded session; a different command means the run diverged."""
+
+    def __init__(self, exchanges: list[tuple[bytes, bytes]]) -> None:
+        self.exchanges = exchanges
+        self.position = 0
+
+    def transmit(self, apdu: bytes) -> bytes:
+        expected, response = self.exchanges[self.position]
+        if apdu != expected:
+            raise AssertionError(f"replay diverged at exchange {self.position}")
+        self.position += 1
+        return response
