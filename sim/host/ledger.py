@@ -11,6 +11,7 @@ import datetime as _dt
 import hashlib
 import hmac
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from pyemv import tlv as pyemv_tlv
+
+log = logging.getLogger("sim.host.ledger")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -162,6 +165,8 @@ class Ledger:
             row = self._db.execute("SELECT value FROM meta WHERE key='salt'").fetchone()
         self._salt = bytes.fromhex(row[0])
         self._depth = 0
+        self._failed: set[int] = set()  # group commits that did not reach the disk
+        self._grouped = False  # a group() owner commits; transaction() does not wait
         self._open = False  # a shared write transaction is open, awaiting the committer
         self._batch = 1  # number of the group commit now being filled
         self._committed = 0
@@ -200,7 +205,8 @@ class Ledger:
         The work runs under a SAVEPOINT inside a shared write transaction; on leaving,
         the caller waits until a background committer has COMMITted it (group commit:
         one fsync covers every request that arrived during the previous fsync). So the
-        response never leaves before its ledger rows are on disk.
+        response never leaves before its ledger rows are on disk. Inside ``group()`` the
+        wait is left to the group's owner, which commits once for the whole group.
         """
         with self.lock:
             if self._depth:
@@ -210,9 +216,7 @@ class Ledger:
                 finally:
                     self._depth -= 1
                 return
-            if not self._open:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._open = True
+            self._begin()
             self._db.execute("SAVEPOINT request")
             self._depth = 1
             try:
@@ -225,8 +229,51 @@ class Ledger:
                 self._db.execute("RELEASE request")
             finally:
                 self._depth = 0
+            if self._grouped:
+                return
             ticket = self._batch
         self._await_commit(ticket)
+
+    @contextmanager
+    def group(self) -> Iterator[Ledger]:
+        """Run several ``transaction()``s and commit them with one fsync on leaving.
+
+        For a single thread that serves many requests (sim.host.worker): it holds the
+        ledger for the whole group, each request still rolls back alone, and nothing in
+        the group may be answered before this returns. A failing COMMIT raises here.
+        """
+        with self.lock:
+            if self._grouped:
+                raise RuntimeError("ledger groups do not nest")
+            self._grouped = True
+            try:
+                yield self
+            finally:
+                self._grouped = False
+                if self._open:
+                    self._commit_now()
+
+    def _begin(self) -> None:
+        if not self._open:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._open = True
+
+    def _commit_now(self) -> None:
+        """COMMIT the shared transaction (caller holds ``lock``) and release its waiters."""
+        done = self._batch
+        self._batch += 1
+        self._open = False
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._failed.add(done)
+            raise
+        finally:
+            with self._commit_cond:
+                self._committed = done
+                self._commit_cond.notify_all()
 
     def _await_commit(self, ticket: int) -> None:
         with self._commit_cond:
@@ -239,6 +286,8 @@ class Ledger:
             self._commit_cond.notify_all()
             while self._committed < ticket and not self._closed:
                 self._commit_cond.wait(1.0)
+            if ticket in self._failed:
+                raise sqlite3.OperationalError("ledger commit failed: the request was not stored")
 
     def _commit_loop(self) -> None:
         while True:
@@ -251,13 +300,10 @@ class Ledger:
             with self.lock:
                 if not self._open:
                     continue
-                self._db.execute("COMMIT")
-                self._open = False
-                done = self._batch
-                self._batch += 1
-            with self._commit_cond:
-                self._committed = done
-                self._commit_cond.notify_all()
+                try:
+                    self._commit_now()
+                except sqlite3.Error as exc:  # its waiters raise; the committer goes on
+                    log.error("ledger commit failed: %s", exc)
 
     def token(self, secret: str) -> str:
         """Keyed hash used instead of a PAN or a voucher code."""

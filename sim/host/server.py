@@ -1,7 +1,8 @@
 """The TCP side of the host: framing, one thread per connection, fault delivery.
 
-One request in flight per connection (host-spec "Transport"); connections are served
-concurrently, the ledger serialises the business logic. With a certificate the
+One request in flight per connection (host-spec "Transport"); connection threads only
+read, wait and write, and one request worker (sim.host.worker) runs the business logic
+and group-commits the ledger. With a certificate the
 listener speaks TLS 1.2+ (sim.host.tls); the handshake runs in the connection's thread.
 """
 
@@ -25,6 +26,7 @@ from sim.host.faults import ArmedFault, Fault, Faults
 from sim.host.ledger import Ledger
 from sim.host.processor import Processor, Reply
 from sim.host.rules import Rules, load_rules
+from sim.host.worker import RequestWorker, ResponseNotEncodable
 
 if TYPE_CHECKING:
     import ssl
@@ -138,6 +140,7 @@ class HostSimulator:
             self.rules, self.ledger, security.DukptHost(key), lambda: self.faults.declines
         )
         self.scripts = self.processor.scripts
+        self._worker = RequestWorker(self.processor, self.ledger, self._encode)
         self._bind = (host, port)
         self.port = port
         self._listener: socket.socket | None = None
@@ -169,6 +172,7 @@ class HostSimulator:
         self.port = self._listener.getsockname()[1]
         self._bind = (self._bind[0], self.port)
         self._running.set()
+        self._worker.start()
         thread = threading.Thread(target=self._accept_loop, name="host-accept", daemon=True)
         thread.start()
         self._threads.append(thread)
@@ -187,6 +191,7 @@ class HostSimulator:
             conn.close()
         for thread in self._threads:
             thread.join(timeout=5)
+        self._worker.stop()
         self.ledger.close()
 
     def __enter__(self) -> HostSimulator:
@@ -318,17 +323,15 @@ class HostSimulator:
             with self._lock:  # registered before processing: a fast 0400 still finds it
                 self._held[hold_key] = _Held(conn, threading.Event())
         try:
-            reply = self.processor.handle(payload, fields, conn.ident)
+            reply, frame = self._worker.run(payload, fields, conn.ident)
+        except ResponseNotEncodable as exc:
+            log.warning("response not encodable: %s", exc)
+            return False
         except HostError as exc:
             log.warning("request failed: %s", exc)
             return False
         if reply.reversal_of is not None:
             self._release_held(reply.reversal_of)
-        try:
-            frame = codec.frame(self._encode(reply))
-        except HostError as exc:
-            log.warning("response not encodable: %s", exc)
-            return False
         if armed is None or armed.fault is Fault.DELAY:
             return conn.send(frame)
         if armed.fault is Fault.AFTER_REVERSAL:
