@@ -134,6 +134,29 @@ def test_retail_mac_equals_keys_mac_and_psec(key: bytes, data: bytes) -> None:
         assert ours == psec_mac.generate_retail_mac(key[:8], key[8:], data, padding=1)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.binary(min_size=8, max_size=8),
+    st.one_of(st.none(), st.binary(min_size=8, max_size=8)),
+    st.text("0123456789", min_size=4, max_size=12),
+)
+def test_pin_decryption_equals_two_key_tdes(k1: bytes, k2: bytes | None, pin: str) -> None:
+    """The host's single-DES composition == pycryptodome TDES (and single DES when
+    K1 == K2, which DES3.new refuses): the PIN comes back from a format 0 block."""
+    from Crypto.Cipher import DES, DES3
+    from psec import pinblock as psec_pinblock
+
+    key = k1 + (k2 if k2 is not None else k1)
+    pan = "4761739001010010"
+    clear = psec_pinblock.encode_pinblock_iso_0(pin, pan)
+    try:
+        block = DES3.new(key + key[:8], DES3.MODE_ECB).encrypt(clear)
+    except ValueError:  # degenerate TDES key: it is single DES under K1
+        block = DES.new(key[:8], DES.MODE_ECB).encrypt(clear)
+    keys = security.SessionKeys(pin=key, mac_request=key, mac_response=key)
+    assert security.decrypt_pin(keys, block, pan) == pin
+
+
 counters = st.integers(min_value=1, max_value=(1 << 21) - 1).filter(
     lambda c: bin(c).count("1") <= 10
 )
