@@ -114,7 +114,8 @@ class Processor:
         out["48"] = codec.build_de48(
             {"KS": de48["KS"]} | ({"BN": de48["BN"]} if "BN" in de48 else {})
         )
-        # Crypto first, outside the ledger lock, so it overlaps the group commit's fsync.
+        # Crypto first, before any ledger work (pure; for a caller outside a ledger group
+        # this also keeps it outside the ledger lock).
         parts = codec.mac_parts(raw, fields)
         mac_valid = parts is not None and security.mac_ok(keys.mac_request, parts[0], parts[1])
         ctx = _Ctx(fields=fields, de48=de48, tid=fields.get("41", ""), batch="", keys=keys)
@@ -158,7 +159,7 @@ class Processor:
         return None
 
     def _precheck(self, ctx: _Ctx) -> None:
-        """PIN decryption and ARQC verification: pure, so done before taking the lock."""
+        """PIN decryption and ARQC verification: pure, so done before the ledger work."""
         f = ctx.fields
         pan = f.get("2") or f.get("35", "").split("=")[0].split("D")[0]
         if not pan.isdigit() or f.get("t") not in ("0100", "0200"):
