@@ -2,8 +2,8 @@
 
 One request in flight per connection (host-spec "Transport"); connection threads only
 read, wait and write, and one request worker (sim.host.worker) runs the business logic
-and group-commits the ledger. With a certificate the
-listener speaks TLS 1.2+ (sim.host.tls); the handshake runs in the connection's thread.
+and group-commits the ledger. With a certificate the listener speaks TLS 1.2+
+(sim.host.tls); the handshake runs in the connection's thread.
 """
 
 from __future__ import annotations

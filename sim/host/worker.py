@@ -79,7 +79,9 @@ class RequestWorker:
                 raise HostError("the host is stopping")
             self._queue.append(job)
             self._cond.notify()
-        job.done.wait()
+        while not job.done.wait(1.0):
+            if not self._thread.is_alive():  # a dead worker must not leave callers waiting
+                raise HostError("the request worker has stopped")
         if job.error is not None:
             raise job.error
         assert job.reply is not None  # set together with error=None by _process
