@@ -541,10 +541,7 @@ class Ledger:
         batch: str | None = None,
     ) -> list[Txn]:
         """Debits that stand: sales, completions, top-ups, offline sales; not voided/reversed."""
-        where, args = self._filter(pan, stan, tid, batch)
-        kinds = ",".join(f"'{k}'" for k in DEBIT_KINDS)
-        states = ",".join(f"'{s}'" for s in EFFECTIVE)
-        return self._txns(f"{where} AND kind IN ({kinds}) AND state IN ({states})", args)
+        return self._standing(DEBIT_KINDS, pan, stan, tid, batch)
 
     def credits(
         self,
@@ -553,9 +550,21 @@ class Ledger:
         tid: str | None = None,
         batch: str | None = None,
     ) -> list[Txn]:
+        """Refunds that stand."""
+        return self._standing(CREDIT_KINDS, pan, stan, tid, batch)
+
+    def _standing(
+        self,
+        kinds: tuple[str, ...],
+        pan: str | None,
+        stan: str | None,
+        tid: str | None,
+        batch: str | None,
+    ) -> list[Txn]:
         where, args = self._filter(pan, stan, tid, batch)
+        kind_list = ",".join(f"'{k}'" for k in kinds)
         states = ",".join(f"'{s}'" for s in EFFECTIVE)
-        return self._txns(f"{where} AND kind='refund' AND state IN ({states})", args)
+        return self._txns(f"{where} AND kind IN ({kind_list}) AND state IN ({states})", args)
 
     def net_amount(
         self, pan: str | None = None, tid: str | None = None, batch: str | None = None
